@@ -1,0 +1,147 @@
+"""Held-out regions of the latent plane (Sec. 3.2, App. C.3, C.4) and the evaluation grid (App. A.3).
+
+A hold-out is a small frozen dataclass; ``codes(labels, n)`` gives every sample an integer region
+code, 0 meaning in distribution, and ``parts`` names the other codes. Regions live on the visible
+frame [0, N]^2 in image coordinates: a centre outside the frame (the 1D and 0D data of the extended
+space, App. C.1) is never held out, since the paper keeps the 1D stripes over the full range.
+Region bounds are closed intervals.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from gdlib.checks import check_positive, check_range
+
+IN_DISTRIBUTION = "in-distribution"
+
+
+def evaluation_grid(n: int) -> np.ndarray:
+    """The N*N evaluation centres (mu_x, mu_y), float32 (N*N, 2), x fastest.
+
+    App. A.3 samples "the 32x32 grid points"; we use the integer centres 1..N, the pixel
+    positions, so that every centre can be hit exactly by a darkest pixel (on a non-periodic
+    canvas a centre at 0 is one pixel away from the nearest pixel and can never satisfy
+    |mu - mu_hat| < 1; see MEASURED.md).
+    """
+    axis = np.arange(1, n + 1, dtype=np.float32)
+    mu_y, mu_x = np.meshgrid(axis, axis, indexing="ij")
+    return np.stack([mu_x.ravel(), mu_y.ravel()], axis=1)
+
+
+def _in_frame(labels: np.ndarray, n: int) -> np.ndarray:
+    lab = np.asarray(labels)
+    return np.all((lab >= 0) & (lab <= n), axis=1)
+
+
+def _between(v: np.ndarray, low: float, high: float) -> np.ndarray:
+    eps = 1e-6  # grid centres are sums of float increments: keep a centre on a bound inside
+    return (v >= low - eps) & (v <= high + eps)
+
+
+@dataclass(frozen=True)
+class Cross:
+    """The composition cross of Sec. 3.2 / Fig. 4: mu_x or mu_y in [low, high] held out (paper: [13, 19] at N = 32)."""
+
+    low: float = 13.0
+    high: float = 19.0
+    parts: ClassVar[dict[int, str]] = {1: "vertical", 2: "horizontal", 3: "intersection"}
+
+    def check(self, n: int) -> None:
+        check_range("cross.low", self.low, 0, n)
+        check_range("cross.high", self.high, self.low, n)
+
+    def codes(self, labels: np.ndarray, n: int) -> np.ndarray:
+        lab = np.asarray(labels, dtype=np.float64)
+        in_x = _between(lab[:, 0], self.low, self.high)
+        in_y = _between(lab[:, 1], self.low, self.high)
+        # Fig. 4f: vertical part = x in the band (a vertical strip), y outside; horizontal the reverse.
+        code = np.where(in_x & in_y, 3, np.where(in_x, 1, np.where(in_y, 2, 0)))
+        return np.where(_in_frame(lab, n), code, 0).astype(np.int8)
+
+    @staticmethod
+    def scaled(n: int, low: float = 13.0, high: float = 19.0, reference_n: int = 32) -> Cross:
+        """The paper's [13, 19] band scaled to a canvas of size n (keeps its centre and relative width)."""
+        return Cross(low * n / reference_n, high * n / reference_n)
+
+
+@dataclass(frozen=True)
+class Square:
+    """A W x W square held out (App. C.4, Fig. 12): ``interior`` = centred, ``exterior`` = the corner at (0, 0)."""
+
+    width: float
+    where: str = "interior"
+    parts: ClassVar[dict[int, str]] = {1: "square"}
+
+    def bounds(self, n: int) -> tuple[float, float]:
+        if self.where == "interior":
+            return n / 2 - self.width / 2, n / 2 + self.width / 2
+        return 0.0, float(self.width)
+
+    def check(self, n: int) -> None:
+        if self.where not in ("interior", "exterior"):
+            raise ValueError(f"square.where = {self.where!r} is not allowed: must be one of 'interior', 'exterior'")
+        check_range("square.width", self.width, 0, n, low_open=True)
+
+    def codes(self, labels: np.ndarray, n: int) -> np.ndarray:
+        lab = np.asarray(labels, dtype=np.float64)
+        low, high = self.bounds(n)
+        inside = _between(lab[:, 0], low, high) & _between(lab[:, 1], low, high) & _in_frame(lab, n)
+        return inside.astype(np.int8)
+
+
+@dataclass(frozen=True)
+class Lesion:
+    """A vertical lesion of width w in x, centred on the canvas (App. C.3, Fig. 11a)."""
+
+    width: float
+    parts: ClassVar[dict[int, str]] = {1: "lesion"}
+
+    def check(self, n: int) -> None:
+        check_range("lesion.width", self.width, 0, n, low_open=True)
+
+    def codes(self, labels: np.ndarray, n: int) -> np.ndarray:
+        lab = np.asarray(labels, dtype=np.float64)
+        inside = _between(lab[:, 0], n / 2 - self.width / 2, n / 2 + self.width / 2) & _in_frame(lab, n)
+        return inside.astype(np.int8)
+
+
+@dataclass(frozen=True)
+class CentreSquare:
+    """The centre square holding a fraction of the 2D data (Sec. 3.2, Fig. 5: 20%): side N sqrt(fraction)."""
+
+    fraction: float = 0.2
+    parts: ClassVar[dict[int, str]] = {1: "centre"}
+
+    def check(self, n: int) -> None:
+        check_range("centre_square.fraction", self.fraction, 0, 1, low_open=True, high_open=True)
+        check_positive("n", n)
+
+    def side(self, n: int) -> float:
+        return n * math.sqrt(self.fraction)
+
+    def codes(self, labels: np.ndarray, n: int) -> np.ndarray:
+        lab = np.asarray(labels, dtype=np.float64)
+        # Half-open on the high side so a grid of step d holds fraction * (N/d)^2 centres up to one row.
+        low, high = n / 2 - self.side(n) / 2, n / 2 + self.side(n) / 2
+        inside = (lab[:, 0] > low) & (lab[:, 0] <= high) & (lab[:, 1] > low) & (lab[:, 1] <= high)
+        return (inside & _in_frame(lab, n)).astype(np.int8)
+
+
+HoldOut = Cross | Square | Lesion | CentreSquare
+
+
+def region_names(holdout: HoldOut | None) -> dict[int, str]:
+    """Code -> name, with 0 = in-distribution."""
+    return {0: IN_DISTRIBUTION, **({} if holdout is None else dict(holdout.parts))}
+
+
+def region_codes(labels: np.ndarray, holdout: HoldOut | None, n: int) -> np.ndarray:
+    """Region code of every centre (0 everywhere when nothing is held out)."""
+    if holdout is None:
+        return np.zeros(len(labels), dtype=np.int8)
+    return holdout.codes(labels, n)

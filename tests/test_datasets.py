@@ -1,0 +1,238 @@
+"""The datasets of Sec. 2, 3.2, 3.3 and App. C.1: formulas, counts, tags, hold-outs, subsets, errors."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from gdlib.datasets import (
+    CATEGORIES,
+    DatasetConfig,
+    composition_sets,
+    grid_axis,
+    make_dataset,
+    nested_subsets,
+    training_labels,
+)
+from gdlib.images import render
+from gdlib.regions import CentreSquare, Cross, Lesion, Square, evaluation_grid
+
+
+def test_bump_formula_at_known_points():
+    # Sec. 2: v = 255 (1 - exp(-(x-mu_x)^2/4sx^2 - (y-mu_y)^2/4sy^2)); pixel (x, y) is image[y-1, x-1].
+    im = render("bump", [16.0], [10.0], 32, 1.0, 2.0, quantize=False)[0]
+    assert im[10 - 1, 16 - 1] == pytest.approx(0.0)
+    assert im[10 - 1, 18 - 1] == pytest.approx(255 * (1 - np.exp(-4 / 4)))
+    assert im[12 - 1, 16 - 1] == pytest.approx(255 * (1 - np.exp(-4 / 16)))
+    assert im[31, 0] == pytest.approx(255.0, abs=1e-6)
+
+
+def test_sos_formula_centre_one_stripe_and_far_away():
+    # Sec. 2: v = 255 (1 - (e_x + e_y) / 2): black at the crossing, half grey on one stripe, white far away.
+    im = render("sos", [16.0], [16.0], 32, quantize=False)[0]
+    assert im[15, 15] == pytest.approx(0.0)
+    assert im[15, 0] == pytest.approx(127.5, abs=1e-3)  # on the horizontal stripe only
+    assert im[0, 15] == pytest.approx(127.5, abs=1e-3)  # on the vertical stripe only
+    assert im[0, 0] == pytest.approx(255.0, abs=1e-3)
+
+
+def test_images_are_uint8_dark_on_white():
+    im = render("bump", [5.0], [7.0], 16)
+    assert im.dtype == np.uint8 and im.min() == 0 and im.max() == 255
+
+
+def test_default_dataset_has_102400_images_and_generates_fast_enough_to_use():
+    t0 = time.perf_counter()
+    ds = make_dataset(DatasetConfig())
+    elapsed = time.perf_counter() - t0
+    assert len(ds) == 102_400
+    assert ds.images.shape == (102_400, 32, 32) and ds.images.dtype == np.uint8
+    assert ds.labels.shape == (102_400, 2) and ds.labels.dtype == np.float32
+    assert set(ds.tags()) == {"2D"}
+    print(f"default dataset generated in {elapsed:.2f} s")
+
+
+def test_grid_is_0_to_n_exclusive_of_0_and_integer_at_d_1():
+    assert np.allclose(grid_axis(32, 1.0), np.arange(1, 33))
+    axis = grid_axis(32, 0.1)
+    assert len(axis) == 320 and axis[0] == pytest.approx(0.1) and axis[-1] == pytest.approx(32.0)
+
+
+def test_periodic_wrap_centre_at_half_and_n_plus_half_give_the_same_image():
+    a = render("bump", [0.5], [3.0], 16, periodic=True)
+    b = render("bump", [16.5], [3.0], 16, periodic=True)
+    assert np.array_equal(a, b)
+    # and the bump really wraps: a centre at 0.5 darkens both the first and the last column
+    assert a[0, 2, 0] < 128 and a[0, 2, 15] < 128
+
+
+def test_plane_does_not_wrap():
+    a = render("bump", [0.5], [3.0], 16)
+    assert a[0, 2, 15] == 255
+
+
+def test_extended_space_crops_give_2d_1d_0d_and_rim_where_expected():
+    cfg = DatasetConfig(family="sos", n=32, d=0.5, margin=6.0)
+    ds = make_dataset(cfg)
+    by_label = {(float(x), float(y)): (t, im) for (x, y), t, im in zip(ds.labels, ds.tags(), ds.images)}
+    tag, im = by_label[(16.0, 16.0)]
+    assert tag == "2D" and im.min() == 0
+    tag, im = by_label[(16.0, -6.0 + 0.5)]  # far outside in y: a single vertical stripe
+    assert tag == "1D"
+    # half dark and constant along y up to one grey level (127.5 sits on a rounding tie)
+    assert np.all(np.abs(im[:, 15].astype(int) - 128) <= 1)
+    assert np.all(im[:, 0] == 255)
+    tag, im = by_label[(-5.5, -5.5)]
+    assert tag == "0D" and np.all(im == 255)
+    tag, im = by_label[(16.0, -1.0)]  # crossing just above the frame: partly visible
+    assert tag == "rim" and im[0, 15] < 128
+    assert ds.counts()["0D"] > 0 and ds.counts()["1D"] > 0 and ds.counts()["rim"] > 0
+
+
+def test_labels_of_extended_space_span_the_44_wide_latent_canvas():
+    ds = make_dataset(DatasetConfig(family="sos", n=32, d=1.0, margin=6.0))
+    assert ds.labels.min() == pytest.approx(-5.0) and ds.labels.max() == pytest.approx(38.0)
+    assert len(ds) == 44 * 44
+
+
+def test_rim_can_be_removed():
+    sets = composition_sets(n=32, d=0.5)
+    assert training_labels(sets["1D stripes (no rim)"]).shape[0] < training_labels(sets["1D stripes + 2D rim"]).shape[0]
+    no_rim = make_dataset(sets["1D stripes (no rim)"])
+    assert set(no_rim.tags()) == {"1D", "0D"}
+
+
+def test_bump_plus_stripes_keeps_bumps_in_frame_and_sos_stripes_outside():
+    ds = make_dataset(composition_sets(n=32, d=1.0)["2D bump + 1D stripes"])
+    one_d = ds.images[np.array(ds.tags()) == "1D"]
+    assert one_d.min() >= 127  # a stripe is half dark, as in the SOS set (Fig. 9h)
+    two_d = ds.images[np.array(ds.tags()) == "2D"]
+    assert two_d.min() == 0
+
+
+def test_cross_holdout_sizes_match_the_geometry():
+    # N = 32, d = 0.1: 320 centres per axis, 61 of them in [13, 19]; the 2D set keeps 259^2.
+    cfg = composition_sets(n=32, d=0.1)["2D SOS"]
+    assert len(training_labels(cfg)) == 259 * 259
+    held = make_dataset(cfg, split="heldout")
+    counts = np.bincount(held.region, minlength=4)
+    assert counts[3] == 61 * 61  # intersection
+    assert counts[1] == counts[2] == 61 * 259  # vertical and horizontal parts
+
+
+def test_cross_region_codes_name_the_parts():
+    cross = Cross(13, 19)
+    codes = cross.codes(np.array([[16, 5], [5, 16], [16, 16], [5, 5], [16, -3]]), 32)
+    assert [cross.parts.get(int(c), "in") for c in codes] == ["vertical", "horizontal", "intersection", "in", "in"]
+
+
+def test_evaluation_grid_is_the_integer_centres():
+    grid = evaluation_grid(16)
+    assert grid.shape == (256, 2) and grid.min() == 1 and grid.max() == 16
+    assert len({tuple(p) for p in grid}) == 256
+
+
+@pytest.mark.parametrize("width", [1.0, 3.5, 8.0])
+def test_lesion_holds_out_a_vertical_band_of_the_given_width(width):
+    codes = Lesion(width).codes(evaluation_grid(32), 32)
+    in_band = np.sum((np.arange(1, 33) >= 16 - width / 2) & (np.arange(1, 33) <= 16 + width / 2))
+    assert codes.sum() == in_band * 32
+
+
+@pytest.mark.parametrize("where,corner", [("interior", 16), ("exterior", 0)])
+def test_square_holds_out_w_by_w(where, corner):
+    cfg = DatasetConfig(n=32, d=1.0, holdout=Square(8.0, where))
+    held = make_dataset(cfg, split="heldout")
+    assert len(held) == (9 if where == "interior" else 8) ** 2  # closed bounds: [12, 20] has 9 integers, (0, 8] has 8
+    assert np.all(np.abs(held.labels - (corner if where == "interior" else 4)) <= (4 if where == "interior" else 4))
+
+
+@pytest.mark.parametrize("n", [8, 12, 16, 32])
+def test_centre_square_holds_20_percent_within_one_grid_step(n):
+    d = 0.1
+    cfg = DatasetConfig(n=n, d=d, holdout=CentreSquare(0.2))
+    held = make_dataset(cfg, split="heldout")
+    per_axis = round(n / d)
+    side_points = np.sqrt(len(held))
+    assert side_points == int(side_points)
+    assert abs(side_points - np.sqrt(0.2) * per_axis) <= 1.0
+
+
+def test_subsampling_is_seeded_and_nested_and_identical_across_sigma():
+    base = DatasetConfig(n=32, d=1.0)
+    subsets = nested_subsets(base, [0.1, 0.2, 0.5, 1.0])
+    labels = {lam: {tuple(p) for p in training_labels(c)} for lam, c in subsets.items()}
+    assert [len(labels[lam]) for lam in (0.1, 0.2, 0.5, 1.0)] == [102, 205, 512, 1024]
+    assert labels[0.1] <= labels[0.2] <= labels[0.5] <= labels[1.0]
+    for sigma in (0.1, 0.5, 2.0):
+        other = nested_subsets(DatasetConfig(n=32, d=1.0, sigma=sigma), [0.2])[0.2]
+        assert {tuple(p) for p in training_labels(other)} == labels[0.2]
+    reseeded = DatasetConfig(n=32, d=1.0, keep_fraction=0.2, subsample_seed=1)
+    assert {tuple(p) for p in training_labels(reseeded)} != labels[0.2]
+
+
+def test_subsampling_keeps_stripes_and_only_thins_in_distribution_2d():
+    cfg = composition_sets(n=32, d=1.0)["2D bump + 1D stripes"]
+    full = make_dataset(cfg).counts()
+    thin = make_dataset(DatasetConfig(**{**cfg.to_dict(), "holdout": cfg.holdout, "keep_fraction": 0.2})).counts()
+    assert thin["1D"] == full["1D"] and thin["0D"] == full["0D"] and thin["rim"] == full["rim"]
+    assert thin["2D"] == round(0.2 * full["2D"])
+
+
+def test_heldout_split_is_the_complement():
+    cfg = DatasetConfig(n=16, d=0.5, holdout=Cross(6, 9), keep_fraction=0.5)
+    train, held = make_dataset(cfg), make_dataset(cfg, split="heldout")
+    assert len(train) + len(held) == 32 * 32
+    assert not {tuple(p) for p in train.labels} & {tuple(p) for p in held.labels}
+
+
+def test_config_hash_is_stable_and_sensitive():
+    a, b = DatasetConfig(sigma=1.0), DatasetConfig(sigma=(1.0, 1.0))
+    assert a == b and a.key() == b.key()
+    assert DatasetConfig(sigma=0.5).key() != a.key()
+    assert DatasetConfig(holdout=Cross()).key() != DatasetConfig(holdout=Lesion(6)).key()
+
+
+def test_cache_round_trip(tmp_path, monkeypatch):
+    monkeypatch.setenv("GDLIB_DATA", str(tmp_path))
+    cfg = DatasetConfig(n=8, d=0.5)
+    first = make_dataset(cfg, cache=True)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    second = make_dataset(cfg, cache=True)
+    assert np.array_equal(first.images, second.images) and np.array_equal(first.labels, second.labels)
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    ({"sigma": 0.0}, "sigma_x"),
+    ({"sigma": (1.0, -1.0)}, "sigma_y"),
+    ({"d": 0.0}, "d_x"),
+    ({"d": (0.1, -0.1)}, "d_y"),
+    ({"d": 0.3}, "d_x"),
+    ({"n": 1}, "n"),
+    ({"family": "blob"}, "family"),
+    ({"keep_fraction": 0.0}, "keep_fraction"),
+    ({"keep_fraction": 1.5}, "keep_fraction"),
+    ({"margin": -1.0}, "margin"),
+    ({"periodic": True, "margin": 6.0}, "margin"),
+    ({"include": ("3D",)}, "include"),
+    ({"holdout": Cross(13, 40)}, "cross.high"),
+    ({"holdout": Cross(-1, 19)}, "cross.low"),
+    ({"holdout": Lesion(0.0)}, "lesion.width"),
+    ({"holdout": Square(40.0)}, "square.width"),
+    ({"holdout": Square(4.0, "middle")}, "square.where"),
+    ({"holdout": CentreSquare(1.0)}, "centre_square.fraction"),
+])
+def test_bad_parameters_raise_value_error_naming_the_parameter(kwargs, name):
+    with pytest.raises(ValueError, match=rf"^{name} = .* is not allowed"):
+        DatasetConfig(**kwargs)
+
+
+def test_bad_lambda_for_nested_subsets():
+    with pytest.raises(ValueError, match=r"lambda = 1.2 is not allowed: must be in \(0, 1\]"):
+        nested_subsets(DatasetConfig(d=1.0), [0.5, 1.2])
+
+
+def test_categories_are_the_documented_ones():
+    assert CATEGORIES == ("2D", "rim", "1D", "0D")
