@@ -77,7 +77,8 @@ class DatasetConfig:
         check_range("d_y", self.d[1], 0, self.n, low_open=True)
         check_range("margin", self.margin, 0, 10 * self.n)
         if self.periodic and self.margin > 0:
-            raise ValueError(f"margin = {self.margin} is not allowed with periodic = True: must be 0 (a torus has no outside)")
+            raise ValueError(f"margin = {self.margin} is not allowed with periodic = True: "
+                             "must be 0 (a torus has no outside)")
         if not self.include or any(c not in CATEGORIES for c in self.include):
             raise ValueError(f"include = {self.include!r} is not allowed: must be a non-empty subset of {CATEGORIES}")
         check_range("keep_fraction", self.keep_fraction, 0, 1, low_open=True)

@@ -1,0 +1,240 @@
+"""The notebook runner behind ./run_all.sh: input checks, parameter injection, records, failures."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from gdlib import runner
+from gdlib.paths import REPO
+from gdlib.runner import RunResult, UsageError, main, merge_parameters, plan_runs, record_run
+
+PAPER_NOTEBOOKS = ("01_datasets", "02_training", "03_representation", "04_torus_geometry",
+                   "05_composition", "06_sample_efficiency", "07_percolation")
+
+
+def write_notebook(path: Path, parameters: str, *cells: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "gdlib", "display_name": "Python (gdlib)", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]})]
+    nb.cells += [nbformat.v4.new_code_cell(source) for source in cells]
+    nbformat.write(nb, path)
+    return path
+
+
+RUNNER_PARAMS = 'PROFILE = "full"\nOUTPUT_DIR = ""\nINTERACTIVE = True\n'
+
+
+def make_project(root: Path) -> Path:
+    """Three throwaway notebooks and two profiles; 02 raises in its third cell."""
+    notebooks = root / "notebooks"
+    (notebooks / "profiles").mkdir(parents=True)
+    write_notebook(
+        notebooks / "01_alpha.ipynb", RUNNER_PARAMS + "STEPS = 100\nSEED = 0\n",
+        "import json, pathlib\n"
+        "seen = dict(PROFILE=PROFILE, OUTPUT_DIR=OUTPUT_DIR, INTERACTIVE=INTERACTIVE,\n"
+        "            STEPS=STEPS, SEED=SEED)\n"
+        "pathlib.Path(OUTPUT_DIR, 'seen_01.json').write_text(json.dumps(seen))",
+        "from gdlib.claims import ClaimLog\nfrom gdlib.paths import set_outputs\nset_outputs(OUTPUT_DIR)\n"
+        "ClaimLog('01_alpha', PROFILE).check('T1', 'the throwaway notebook ran',\n"
+        "                                    measured=f'STEPS = {STEPS}', holds=True, criterion='it ran')",
+    )
+    write_notebook(notebooks / "02_boom.ipynb", RUNNER_PARAMS + "LR = 0.1\n",
+                   "x = 1", "raise ValueError('boom at step 3')", "y = 2")
+    write_notebook(notebooks / "03_after.ipynb", RUNNER_PARAMS,
+                   "import pathlib\npathlib.Path(OUTPUT_DIR, 'seen_03').touch()")
+    (notebooks / "03_readme.md").write_text("not a notebook")
+    (notebooks / "profiles" / "smoke.yaml").write_text(yaml.safe_dump(
+        {"common": {"SEED": 7, "LR_SCHEDULE": "cosine"}, "01_alpha": {"STEPS": 3}, "02_boom": None}))
+    (notebooks / "profiles" / "quick.yaml").write_text("01_alpha: {STEPS: 30}\n")
+    return notebooks
+
+
+@pytest.fixture
+def project(tmp_path):
+    return make_project(tmp_path)
+
+
+def run_main(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+# --- bad input stops before any work ----------------------------------------------------------
+
+BAD_INPUTS = {
+    "unknown_profile": (["--profile", "huge"], ["unknown profile 'huge'", "quick, smoke"]),
+    "unknown_notebook_number": (["--only", "01,09"], ["09", "allowed are 01, 02, 03"]),
+    "parameter_without_value": (["-p", "STEPS"],
+                                ["NAME and a VALUE", "01_alpha: SEED, STEPS", "02_boom: LR"]),
+    "parameter_name_not_identifier": (["-p", "2x", "1"], ["identifier", "01_alpha: SEED, STEPS"]),
+    "parameter_of_no_notebook": (["-p", "NOPE", "1"], ["'NOPE'", "01_alpha: SEED, STEPS", "02_boom: LR"]),
+    "parameter_of_unselected_notebook": (["--only", "02", "-p", "STEPS", "1"], ["'STEPS'", "02_boom: LR"]),
+    "parameter_value_not_yaml": (["-p", "STEPS", "[1,"], ["YAML"]),
+    "profile_parameter_set_with_p": (["-p", "PROFILE", "full"], ["--profile"]),
+    "unregistered_kernel": (["--kernel", "no-such-kernel"], ["'no-such-kernel' is not registered", "gdlib"]),
+}
+
+
+@pytest.mark.parametrize("argv, expected", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
+def test_bad_input_stops_before_any_work_and_lists_allowed(project, tmp_path, argv, expected):
+    out = tmp_path / "out"
+    code, stdout, stderr = run_main(["--notebooks-dir", project, "--output-dir", out, "--profile", "smoke",
+                                     *argv])
+    assert code == 2
+    for text in expected:
+        assert text in stderr
+    assert not out.exists()
+    assert "Running" not in stdout
+
+
+def test_tests_flag_after_other_options_is_refused(project, tmp_path):
+    code, _, stderr = run_main(["--notebooks-dir", project, "--output-dir", tmp_path / "out", "--tests"])
+    assert code == 2 and "--tests must come first" in stderr
+
+
+def test_missing_gdlib_kernel_says_how_to_register_it(monkeypatch):
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    def missing(self, name):
+        raise NoSuchKernel(name)
+
+    monkeypatch.setattr(KernelSpecManager, "get_kernel_spec", missing)
+    with pytest.raises(UsageError, match="ipykernel install --user --name gdlib"):
+        runner.check_kernel("gdlib")
+
+
+def test_dry_run_reads_p_values_as_yaml_and_injects_only_declared_names(project, tmp_path):
+    out = tmp_path / "out"
+    code, stdout, _ = run_main(["--notebooks-dir", project, "--output-dir", out, "--profile", "smoke",
+                                "--dry-run", "-p", "STEPS", "[1, 2]", "-p", "LR", "1e-3"])
+    assert code == 0 and not out.exists()
+    lines = dict(line.split(": ", 1) for line in stdout.splitlines())
+    assert "'STEPS': [1, 2]" in lines["01_alpha"] and "'SEED': 7" in lines["01_alpha"]
+    assert "'LR': 0.001" in lines["02_boom"]
+    assert "LR_SCHEDULE" not in stdout and "STEPS" not in lines["02_boom"]
+
+
+def test_parameters_merge_common_then_section_then_runner_then_overrides():
+    sections = {"common": {"A": 1, "B": 1, "PROFILE": "x"}, "01_a": {"B": 2, "C": 2}}
+    got = merge_parameters(sections, "01_a", ["A", "B", "C", "PROFILE", "OUTPUT_DIR", "INTERACTIVE"],
+                           "smoke", "/tmp/o", {"C": 3})
+    assert got == {"A": 1, "B": 2, "C": 3, "PROFILE": "smoke", "OUTPUT_DIR": str(Path("/tmp/o").resolve()),
+                   "INTERACTIVE": False}
+    assert merge_parameters(sections, "02_b", ["B"], "smoke", "/tmp/o") == {"B": 1}
+
+
+def test_plan_selects_by_number_in_notebook_order(project, tmp_path):
+    jobs = plan_runs("quick", "03,01", output_dir=tmp_path / "out", notebooks_dir=project)
+    assert [job.stem for job in jobs] == ["01_alpha", "03_after"]
+    assert jobs[0].parameters["STEPS"] == 30 and "SEED" not in jobs[0].parameters
+    assert not (tmp_path / "out").exists()
+
+
+def test_runs_csv_keeps_one_row_per_notebook_and_profile(tmp_path):
+    for wall in (1.0, 2.0):
+        record_run(tmp_path, RunResult("01_a", "smoke", "ok", wall, 50.0, None))
+    record_run(tmp_path, RunResult("01_a", "quick", "failed", 3.0, None, None))
+    with (tmp_path / "runs.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [tuple(r.values()) [:5] for r in rows] == [("01_a", "quick", "failed", "3.00", ""),
+                                                       ("01_a", "smoke", "ok", "2.00", "50.0")]
+    assert list(rows[0]) == list(runner.RUNS_COLUMNS)
+
+
+# --- a real run: 01 succeeds, 02 raises, 03 must not start ---------------------------------------
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    notebooks = make_project(root)
+    out = root / "out"
+    code, stdout, stderr = run_main(["--notebooks-dir", notebooks, "--output-dir", out, "--profile", "smoke",
+                                     "-p", "STEPS", "5"])
+    return dict(code=code, stdout=stdout, stderr=stderr, out=out)
+
+
+@pytest.mark.slow
+def test_profile_and_override_parameters_reach_the_notebook(full_run):
+    seen = json.loads((full_run["out"] / "seen_01.json").read_text())
+    assert seen == {"PROFILE": "smoke", "OUTPUT_DIR": str(full_run["out"].resolve()), "INTERACTIVE": False,
+                    "STEPS": 5, "SEED": 7}
+
+
+@pytest.mark.slow
+def test_executed_notebook_lands_in_outputs_with_injected_parameters(full_run):
+    folder = full_run["out"] / "notebooks"
+    nb = nbformat.read(folder / "01_alpha.ipynb", as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "STEPS = 5" in injected[0].source
+    assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
+    assert not [p.name for p in folder.iterdir() if "partial" in p.name]
+
+
+@pytest.mark.slow
+def test_runs_csv_records_wall_time_and_peak_memory_of_each_notebook(full_run):
+    with (full_run["out"] / "runs.csv").open() as fh:
+        rows = {r["notebook"]: r for r in csv.DictReader(fh)}
+    assert set(rows) == {"01_alpha", "02_boom"}
+    assert rows["01_alpha"]["status"] == "ok" and rows["02_boom"]["status"] == "failed"
+    for row in rows.values():
+        assert row["profile"] == "smoke" and float(row["wall_s"]) > 0
+        # the kernel is a whole Python interpreter: tens of MiB at least, far below 4 GiB here
+        assert 10 < float(row["peak_mib"]) < 4096
+
+
+@pytest.mark.slow
+def test_failing_notebook_is_named_with_its_cell_and_stops_the_run(full_run):
+    assert full_run["code"] == 1
+    stderr = full_run["stderr"]
+    assert "02_boom" in stderr and "ValueError: boom at step 3" in stderr
+    assert "raise ValueError('boom at step 3')" in stderr and "In [" in stderr
+    folder = full_run["out"] / "notebooks"
+    assert (folder / "02_boom.failed.ipynb").exists() and not (folder / "02_boom.ipynb").exists()
+    failed = nbformat.read(folder / "02_boom.failed.ipynb", as_version=4)
+    assert any(o.get("ename") == "ValueError" for c in failed.cells for o in c.get("outputs", []))
+    assert not (full_run["out"] / "seen_03").exists() and not (folder / "03_after.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_report_is_assembled_even_when_a_notebook_fails(full_run):
+    report = (full_run["out"] / "REPORT.md").read_text()
+    assert "T1" in report and "the throwaway notebook ran" in report
+    assert "02_boom" in report and "failed" in report
+    assert f"Report: {full_run['out'].resolve() / 'REPORT.md'}" in full_run["stdout"]
+
+
+# --- the committed profiles and scripts ---------------------------------------------------------
+
+def test_committed_profiles_cover_every_notebook_and_set_only_declared_parameters():
+    assert runner.available_profiles() == ["full", "quick", "smoke"]
+    notebooks = {path.stem: path for path in runner.discover_notebooks().values()}
+    for profile in ("smoke", "quick", "full"):
+        sections = runner.load_profile(profile)
+        assert set(PAPER_NOTEBOOKS) <= set(sections) <= set(PAPER_NOTEBOOKS) | {"common"}, profile
+        for stem, values in sections.items():
+            if stem in notebooks:
+                undeclared = set(values) - set(runner.declared_parameters(notebooks[stem]))
+                assert not undeclared, f"{profile}.yaml sets {sorted(undeclared)}, not parameters of {stem}"
+
+
+def test_run_all_and_ci_entry_point_are_executable_bash():
+    for script in (REPO / "run_all.sh", REPO / ".ci" / "run"):
+        assert os.access(script, os.X_OK), f"{script} is not executable"
+        assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    lines = (REPO / ".ci" / "run").read_text().splitlines()
+    ci = [line for line in lines if line and not line.startswith("#")]
+    assert ci[-1] == "exec ./run_all.sh --tests"
+    assert 'exec "$PY" -m gdlib.runner "$@"' in (REPO / "run_all.sh").read_text()
