@@ -31,3 +31,31 @@ def dataset_browser(cfg: DatasetConfig | Dataset) -> widgets.Widget:
                for name in ("mu_x", "mu_y")}
     widgets.interactive_output(show, sliders)
     return widgets.VBox([widgets.HBox(list(sliders.values())), out])
+
+
+def manifold_browser(reps) -> widgets.Widget:
+    """Browse a model's representation: checkpoint slider, PC pair, colour by mu_x or mu_y.
+
+    ``reps``: the list of :class:`gdlib.representation.CheckpointRepresentation` of notebook 03/04.
+    """
+    out = widgets.Output()
+    checkpoint = widgets.IntSlider(value=len(reps) - 1, min=0, max=len(reps) - 1, description="checkpoint")
+    pc_a = widgets.IntSlider(value=1, min=1, max=8, description="PC a")
+    pc_b = widgets.IntSlider(value=3, min=1, max=8, description="PC b")
+    colour = widgets.ToggleButtons(options=["x", "y"], description="colour by")
+
+    def show(checkpoint: int, pc_a: int, pc_b: int, colour: str) -> None:
+        r = reps[checkpoint]
+        coords = r.pca.project(r.h, max(pc_a, pc_b))
+        with out:
+            out.clear_output(wait=True)
+            fig, ax = plt.subplots(figsize=(4, 4))
+            ax.scatter(coords[:, pc_a - 1], coords[:, pc_b - 1], c=r.labels[:, 0 if colour == "x" else 1],
+                       cmap="twilight", s=6)
+            ax.set_xlabel(f"PC {pc_a}")
+            ax.set_ylabel(f"PC {pc_b}")
+            ax.set_title(f"epoch {r.epoch}, accuracy {100 * r.accuracy:.0f}%", fontsize=9)
+            plt.show()
+
+    widgets.interactive_output(show, {"checkpoint": checkpoint, "pc_a": pc_a, "pc_b": pc_b, "colour": colour})
+    return widgets.VBox([widgets.HBox([checkpoint, colour]), widgets.HBox([pc_a, pc_b]), out])

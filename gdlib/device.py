@@ -1,0 +1,213 @@
+"""The one place that decides the device, the dtype and mixed precision.
+
+Every other module asks here instead of calling ``torch.cuda.is_available()`` itself:
+
+- :func:`get_device`: CUDA when present, else the CPU (``GDLIB_DEVICE=cpu|cuda|mps`` overrides).
+- :func:`bf16_supported`: whether bf16 autocast pays off on that device. CUDA: when the GPU
+  supports bf16 (Ampere and later). CPU: only when the CPU has bf16 instructions
+  (``avx512_bf16`` or ``amx_bf16`` in ``/proc/cpuinfo``; on other systems when PyTorch reports an
+  AMX capability). Without them oneDNN emulates bf16 and gains little or loses, so fp32 is kept.
+  ``GDLIB_BF16=0|1`` overrides the detection.
+- :func:`autocast`: the autocast context for a device (a no-op where bf16 is off).
+- :func:`setup`: TF32 matmuls and convolutions on CUDA; on the CPU one thread per usable core (one
+  thread in all when the CPU is already oversubscribed), denormals flushed to zero.
+- :func:`memory_format` / :func:`prepare_model`: channels_last weights and activations.
+
+Weights, optimiser state and the EMA stay fp32 everywhere: autocast only lowers the compute.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import platform
+
+import torch
+
+_SETUP_DONE = False
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (affinity-aware where the OS tells)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def default_threads() -> int:
+    """One intra-op thread per usable core, or a single thread when the CPU is already busy.
+
+    On an oversubscribed CPU (1-minute load average above the usable cores minus one half, measured
+    before this process starts working) every OpenMP parallel region waits for a descheduled worker:
+    on a 2-core machine under a load of 5, a training step took 3-12 s with two threads and 0.8 s
+    with one. Bitwise reproducibility across processes needs a fixed count: set ``GDLIB_THREADS``.
+    """
+    cores = usable_cores()
+    try:
+        busy = os.getloadavg()[0] > cores - 0.5
+    except (AttributeError, OSError):
+        busy = False
+    return 1 if busy and cores <= 4 else cores
+
+
+def setup(threads: int | None = None) -> None:
+    """Process-wide settings, idempotent: TF32 on CUDA; on the CPU the intra-op thread count and
+    flushing denormal floats to zero (denormals slow x86 arithmetic by 10-100x; called before the
+    OpenMP workers start, which inherit the setting).
+
+    ``threads`` (or ``GDLIB_THREADS``) sets torch's intra-op thread count; by default
+    :func:`default_threads`.
+    """
+    global _SETUP_DONE
+    if threads is None and os.environ.get("GDLIB_THREADS"):
+        threads = int(os.environ["GDLIB_THREADS"])
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    if _SETUP_DONE:
+        return
+    torch.set_flush_denormal(True)
+    if threads is None:
+        torch.set_num_threads(default_threads())
+    if torch.cuda.is_available():
+        # TF32: about 8x the fp32 matmul rate on A100/H100, ample precision for noise prediction.
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+        torch.set_float32_matmul_precision("high")
+    _SETUP_DONE = True
+
+
+def get_device(prefer: str | torch.device | None = None) -> torch.device:
+    """The device: ``prefer`` if given, else ``GDLIB_DEVICE``, else CUDA if present, else the CPU."""
+    setup()
+    name = prefer if prefer is not None else os.environ.get("GDLIB_DEVICE")
+    if name is not None:
+        return torch.device(name)
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags from ``/proc/cpuinfo`` (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+@functools.cache
+def _cpu_has_bf16() -> bool:
+    flags = cpu_flags()
+    if flags:
+        return bool({"avx512_bf16", "amx_bf16"} & flags)
+    capability = str(getattr(torch.backends.cpu, "get_cpu_capability", lambda: "")())
+    return "AMX" in capability.upper() or (platform.machine() == "arm64" and platform.system() == "Darwin")
+
+
+def bf16_supported(device: torch.device | str | None = None) -> bool:
+    """Whether bf16 autocast is used on ``device`` (see the module docstring; ``GDLIB_BF16`` overrides)."""
+    device = get_device() if device is None else torch.device(device)
+    env = os.environ.get("GDLIB_BF16")
+    if env is not None:
+        return env.strip().lower() not in ("0", "false", "no", "off", "")
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return _cpu_has_bf16()
+    return False
+
+
+def autocast(device: torch.device | str | None = None, enabled: bool | None = None):
+    """bf16 autocast on ``device`` when :func:`bf16_supported` (or ``enabled``) says so, else a no-op."""
+    device = get_device() if device is None else torch.device(device)
+    if enabled is None:
+        enabled = bf16_supported(device)
+    if not enabled or device.type not in ("cuda", "cpu"):
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def memory_format(device: torch.device | str | None = None) -> torch.memory_format:
+    """channels_last on the CPU and CUDA (oneDNN and cuDNN convolutions prefer it; measured 1.2x per
+    training step on a 2-core AVX-512 CPU at N = 16 width 16 and at N = 32 width 64; it also makes the
+    attention's (B, HW, C) tokens a free view). ``GDLIB_CHANNELS_LAST=0`` turns it off."""
+    device = get_device() if device is None else torch.device(device)
+    if os.environ.get("GDLIB_CHANNELS_LAST", "1").strip().lower() in ("0", "false", "no", "off"):
+        return torch.contiguous_format
+    return torch.channels_last if device.type in ("cpu", "cuda") else torch.contiguous_format
+
+
+def prepare_model(model: torch.nn.Module, device: torch.device | str | None = None) -> torch.nn.Module:
+    """Move ``model`` to ``device`` in the memory format :func:`memory_format` picks (weights stay fp32)."""
+    device = get_device() if device is None else torch.device(device)
+    return model.to(device=device, memory_format=memory_format(device))
+
+
+def compute_dtype(device: torch.device | str | None = None) -> torch.dtype:
+    """The dtype the heavy ops run in on ``device``: bf16 under autocast, else fp32."""
+    return torch.bfloat16 if bf16_supported(device) else torch.float32
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait for queued kernels (for timing); a no-op on the CPU."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def peak_flops(device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> float | None:
+    """A rough peak FLOP/s for ``device`` in ``dtype`` (None when unknown), for the benchmark only.
+
+    CPU: cores in use (torch's threads) x clock x FLOPs per cycle per core: 64 fp32 with AVX-512
+    (two 16-lane FMA units; Zen 4 splits 512-bit ops, so this is generous there), 32 with AVX2, and
+    for bf16 twice the fp32 figure when the CPU has bf16 dot-product instructions (AMX would be far
+    higher; not modelled). CUDA: dense tensor-core figures for A100/H100 (bf16, TF32) from the data sheets.
+    ``GDLIB_PEAK_FLOPS`` overrides.
+    """
+    if os.environ.get("GDLIB_PEAK_FLOPS"):
+        return float(os.environ["GDLIB_PEAK_FLOPS"])
+    device = get_device() if device is None else torch.device(device)
+    dtype = compute_dtype(device) if dtype is None else dtype
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device).upper()
+        table = {"H100": (989e12, 495e12), "H200": (989e12, 495e12), "A100": (312e12, 156e12)}
+        for key, (bf16, tf32) in table.items():
+            if key in name:
+                return bf16 if dtype == torch.bfloat16 else tf32
+        return None
+    if device.type != "cpu":
+        return None
+    mhz = None
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("cpu MHz"):
+                    mhz = float(line.split(":")[1])
+                    break
+    except OSError:
+        return None
+    if mhz is None:
+        return None
+    flags = cpu_flags()
+    per_cycle = 64 if "avx512f" in flags else 32 if "avx2" in flags else 8
+    if dtype == torch.bfloat16 and _cpu_has_bf16():
+        per_cycle *= 2
+    return min(usable_cores(), torch.get_num_threads()) * mhz * 1e6 * per_cycle
+
+
+def describe(device: torch.device | str | None = None) -> str:
+    """One line: device, compute dtype, threads (for notebooks and the benchmark)."""
+    device = get_device() if device is None else torch.device(device)
+    if device.type == "cuda":
+        what = torch.cuda.get_device_name(device)
+    else:
+        capability = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "?")()
+        what = f"{platform.processor() or platform.machine()} ({capability}, {usable_cores()} cores)"
+    dtype = "bf16 autocast" if bf16_supported(device) else "fp32"
+    return f"{device.type}: {what}; {dtype}; torch {torch.__version__}, {torch.get_num_threads()} threads"

@@ -1,0 +1,264 @@
+"""The diffusion process: noise schedule, forward noising, the training loss and two samplers.
+
+Notation of Ho et al. 2020 (DDPM), with timesteps indexed t = 0 .. T-1 (their t = 1 .. T):
+``beta_t`` the noise added at step t, ``alpha_t = 1 - beta_t``, ``alpha_bar_t = prod_{s<=t} alpha_s``.
+
+- :func:`linear_schedule`: linear betas 1e-4 .. 0.02 over T = 1000 steps (dome272's defaults; the
+  paper states none). For another T both ends are scaled by 1000 / T, so the last step's noise
+  level stays close to pure noise (T = 200 would otherwise leave alpha_bar_T = 0.13, not 4e-5).
+- :func:`q_sample`: ``x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps`` (Ho et al. Eq. 4).
+- :func:`loss`: ``|| eps - eps_theta(x_t, t, c) ||^2`` averaged (Ho et al. Algorithm 1; paper App. A.4 Eq. 2).
+- :func:`sample`: ancestral DDPM (Ho et al. Algorithm 2) or DDIM (Song et al. 2021, Eq. 12) with
+  ``eta`` (0 deterministic, 1 as stochastic as DDPM). Both predict x_0 from eps, clip it to [-1, 1]
+  and step from the clipped x_0 (as lucidrains' and diffusers' samplers); they can capture any
+  layer's activations during the last network call (t = 0, the terminal step of App. A.3).
+
+Images live in [-1, 1] (255 -> 1 = white); :func:`to_uint8` maps back to 0 .. 255.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from gdlib import device as _device
+from gdlib.checks import check_choice, check_int, check_range
+from gdlib.model import capture as capture_layers
+
+#: An eps predictor: (x_t (B, 1, N, N), t (B,) long, labels (B, 2)) -> eps (B, 1, N, N).
+EpsModel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The precomputed schedule: float64 tensors of length T (index t = 0 .. T-1)."""
+
+    T: int
+    betas: torch.Tensor  # beta_t
+    alphas: torch.Tensor  # alpha_t = 1 - beta_t
+    alpha_bar: torch.Tensor  # alpha_bar_t = prod_{s <= t} alpha_s
+    alpha_bar_prev: torch.Tensor  # alpha_bar_{t-1}, with alpha_bar_{-1} = 1
+
+    @property
+    def sqrt_alpha_bar(self) -> torch.Tensor:  # sqrt(alpha_bar_t): signal scale of x_t
+        return self.alpha_bar.sqrt()
+
+    @property
+    def sqrt_one_minus_alpha_bar(self) -> torch.Tensor:  # sqrt(1 - alpha_bar_t): noise scale of x_t
+        return (1 - self.alpha_bar).sqrt()
+
+    @property
+    def posterior_variance(self) -> torch.Tensor:
+        # beta~_t = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) * beta_t (Ho et al. Eq. 7)
+        return (1 - self.alpha_bar_prev) / (1 - self.alpha_bar) * self.betas
+
+
+def linear_schedule(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> Schedule:
+    """Linear betas from ``beta_start`` to ``beta_end`` (values for T = 1000), scaled by 1000 / T."""
+    check_int("T", T, 2, 100_000)
+    check_range("beta_start", beta_start, 0.0, 1.0, low_open=True, high_open=True)
+    check_range("beta_end", beta_end, beta_start, 1.0, high_open=True)
+    scale = 1000.0 / T
+    if beta_end * scale >= 1:
+        raise ValueError(f"T = {T} is not allowed: beta_end * 1000 / T = {beta_end * scale} must be below 1")
+    betas = torch.linspace(beta_start * scale, beta_end * scale, T, dtype=torch.float64)
+    alphas = 1 - betas
+    alpha_bar = torch.cumprod(alphas, 0)
+    alpha_bar_prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bar[:-1]])
+    return Schedule(T, betas, alphas, alpha_bar, alpha_bar_prev)
+
+
+def _at(values: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """values[t] as a (B, 1, 1, 1) tensor in ``like``'s dtype and device."""
+    return values.to(like.device)[t.to(like.device)].to(like.dtype).view(-1, *([1] * (like.dim() - 1)))
+
+
+def q_sample(schedule: Schedule, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """x_t ~ q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I), noise given (Ho Eq. 4)."""
+    return _at(schedule.sqrt_alpha_bar, t, x0) * x0 + _at(schedule.sqrt_one_minus_alpha_bar, t, x0) * noise
+
+
+def loss(model: EpsModel, schedule: Schedule, x0: torch.Tensor, labels: torch.Tensor,
+         generator: torch.Generator | None = None, autocast: bool | None = None) -> torch.Tensor:
+    """Ho et al. Algorithm 1 / App. A.4 Eq. 2: MSE between eps and eps_theta(x_t, t, c), t uniform.
+
+    ``generator`` draws t and eps (on x0's device); the network runs under :func:`gdlib.device.autocast`.
+    """
+    b = x0.shape[0]
+    t = torch.randint(0, schedule.T, (b,), device=x0.device, generator=generator)
+    noise = torch.randn(x0.shape, device=x0.device, generator=generator, dtype=x0.dtype)
+    x_t = q_sample(schedule, x0, t, noise)
+    with _device.autocast(x0.device, autocast):
+        pred = model(x_t, t, labels)
+    return torch.mean((pred.float() - noise) ** 2)
+
+
+def ddim_timesteps(T: int, steps: int) -> list[int]:
+    """``steps`` timesteps evenly spaced from T-1 down to 0, both ends included (descending)."""
+    check_int("steps", steps, 1, T)
+    return sorted({int(round(v)) for v in np.linspace(0, T - 1, steps)}, reverse=True)
+
+
+def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    """[-1, 1] images (..., 1, N, N) or (..., N, N) -> uint8 0 .. 255 numpy, channel axis dropped."""
+    if isinstance(images, torch.Tensor):
+        images = images.detach().float().cpu().numpy()
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[1] == 1:
+        images = images[:, 0]
+    return np.clip(np.rint((images + 1) * 127.5), 0, 255).astype(np.uint8)
+
+
+@dataclass
+class Samples:
+    """What :func:`sample` returns: images in [-1, 1] (M, 1, N, N) and captured activations, on the CPU."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    activations: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def uint8(self) -> np.ndarray:
+        """(M, N, N) uint8, 255 = white, as the datasets."""
+        return to_uint8(self.images)
+
+
+def _eps_and_x0(model: EpsModel, schedule: Schedule, x: torch.Tensor, t: int, labels: torch.Tensor,
+                clip: bool, autocast: bool | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """eps_theta(x_t, t) and the x_0 it implies, clipped to [-1, 1]; eps recomputed from the clipped x_0."""
+    tt = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
+    with _device.autocast(x.device, autocast):
+        eps = model(x, tt, labels)
+    eps = eps.float()
+    a_bar = float(schedule.alpha_bar[t])
+    x0 = (x - (1 - a_bar) ** 0.5 * eps) / a_bar**0.5
+    if clip:
+        x0 = x0.clamp(-1, 1)
+        eps = (x - a_bar**0.5 * x0) / (1 - a_bar) ** 0.5
+    return eps, x0
+
+
+def _ddpm_loop(model, schedule, x, labels, generator, clip, autocast, variance, at_last, tick):
+    """Ho et al. Algorithm 2, x_0 clipped: x_{t-1} = mu~_t(x_t, x0_hat) + sigma_t z, no noise at t = 0."""
+    for t in range(schedule.T - 1, -1, -1):
+        with at_last() if t == 0 else contextlib.nullcontext():
+            _, x0 = _eps_and_x0(model, schedule, x, t, labels, clip, autocast)
+        a_bar, a_bar_prev = float(schedule.alpha_bar[t]), float(schedule.alpha_bar_prev[t])
+        beta, alpha = float(schedule.betas[t]), float(schedule.alphas[t])
+        # posterior mean of q(x_{t-1} | x_t, x_0) (Ho et al. Eq. 7)
+        mean = (a_bar_prev**0.5 * beta / (1 - a_bar)) * x0 + (alpha**0.5 * (1 - a_bar_prev) / (1 - a_bar)) * x
+        if t > 0:
+            var = beta if variance == "beta" else float(schedule.posterior_variance[t])
+            x = mean + var**0.5 * torch.randn(x.shape, device=x.device, generator=generator)
+        else:
+            x = mean
+        tick()
+    return x
+
+
+def _ddim_loop(model, schedule, x, labels, generator, clip, autocast, steps, eta, at_last, tick):
+    """Song et al. 2021 Eq. 12: x_prev = sqrt(a_prev) x0 + sqrt(1 - a_prev - s^2) eps + s z."""
+    ts = ddim_timesteps(schedule.T, steps)
+    for i, t in enumerate(ts):
+        with at_last() if i == len(ts) - 1 else contextlib.nullcontext():
+            eps, x0 = _eps_and_x0(model, schedule, x, t, labels, clip, autocast)
+        a_bar = float(schedule.alpha_bar[t])
+        a_prev = float(schedule.alpha_bar[ts[i + 1]]) if i + 1 < len(ts) else 1.0
+        s = eta * ((1 - a_prev) / (1 - a_bar) * (1 - a_bar / a_prev)) ** 0.5
+        x = a_prev**0.5 * x0 + max(1 - a_prev - s**2, 0.0) ** 0.5 * eps
+        if s > 0:
+            x = x + s * torch.randn(x.shape, device=x.device, generator=generator)
+        tick()
+    return x
+
+
+@torch.inference_mode()
+def sample(
+    model: EpsModel,
+    schedule: Schedule,
+    labels: torch.Tensor | np.ndarray,
+    n: int,
+    method: str = "ddpm",
+    steps: int | None = None,
+    eta: float = 1.0,
+    clip: bool = True,
+    seed: int = 0,
+    batch_size: int = 256,
+    capture: Iterable[str] = (),
+    device: torch.device | str | None = None,
+    autocast: bool | None = None,
+    variance: str = "beta",
+    progress: bool | None = False,
+) -> Samples:
+    """Generate one N x N image per label row (mu_x, mu_y), in batches of ``batch_size``.
+
+    ``method``: ``"ddpm"`` (ancestral, all T steps, sigma_t^2 = beta_t as Ho et al.'s Algorithm 2
+    and dome272, or ``variance="posterior"`` for beta~_t) or ``"ddim"`` (``steps`` steps, default 50,
+    with ``eta``). ``capture``: layer names (:data:`gdlib.model.LAYERS` or module names) whose outputs
+    at the last network call (t = 0) are returned (needs an ``nn.Module``). ``seed`` seeds the one
+    generator that draws all the noise, so a call is reproducible for a given batch size and device.
+    ``progress``: a tqdm bar over network calls (None: tqdm's default, hidden when not a terminal).
+    """
+    check_choice("method", method, ("ddpm", "ddim"))
+    check_choice("variance", variance, ("beta", "posterior"))
+    check_range("eta", eta, 0.0, 1.0)
+    check_int("batch_size", batch_size, 1)
+    check_int("n", n, 8)
+    if method == "ddim":
+        steps = 50 if steps is None else steps
+        check_int("steps", steps, 1, schedule.T)
+    n_calls = schedule.T if method == "ddpm" else len(ddim_timesteps(schedule.T, steps))
+    capture = list(capture)
+    if isinstance(model, torch.nn.Module):
+        device = next(model.parameters()).device if device is None else torch.device(device)
+        was_training = model.training
+        model.eval()
+    else:
+        if capture:
+            raise ValueError("capture needs an nn.Module model")
+        device = _device.get_device() if device is None else torch.device(device)
+        was_training = False
+    if not isinstance(labels, torch.Tensor):
+        labels = torch.as_tensor(np.asarray(labels, dtype=np.float32))
+    labels = labels.float().reshape(-1, 2)
+    generator = torch.Generator(device=device).manual_seed(int(seed))
+    images, acts = [], {name: [] for name in capture}
+    bar = None
+    if progress is not False:
+        from tqdm.auto import tqdm
+
+        n_batches = -(-len(labels) // batch_size)
+        bar = tqdm(total=n_batches * n_calls, desc=f"sampling ({method})",
+                   disable=None if progress is None else False)
+    tick = bar.update if bar is not None else (lambda: None)
+    try:
+        for start in range(0, len(labels), batch_size):
+            lab = labels[start:start + batch_size].to(device)
+            x = torch.randn((len(lab), 1, n, n), device=device, generator=generator)
+            store: dict[str, torch.Tensor] = {}
+
+            @contextlib.contextmanager
+            def at_last(store=store):
+                if not capture:
+                    yield
+                    return
+                with capture_layers(model, capture) as got:
+                    yield
+                store.update(got)
+
+            if method == "ddpm":
+                x = _ddpm_loop(model, schedule, x, lab, generator, clip, autocast, variance, at_last, tick)
+            else:
+                x = _ddim_loop(model, schedule, x, lab, generator, clip, autocast, steps, eta, at_last, tick)
+            images.append(x.float().cpu())
+            for name in capture:
+                acts[name].append(store[name].cpu())
+    finally:
+        if bar is not None:
+            bar.close()
+        if was_training:
+            model.train()
+    return Samples(torch.cat(images), labels.cpu(), {k: torch.cat(v) for k, v in acts.items()})

@@ -1,0 +1,545 @@
+"""The training side of the percolation experiment (Sec. 3.3, App. D.2; Fig. 6d-e, Fig. 14c, Fig. 15).
+
+Models are trained on nested subsets of the N x N lattice at d = 1 (the integer pixel positions 1..N,
+which are also the evaluation grid of App. A.3): for every sigma the same centres, for every lambda a
+superset of the smaller lambdas (:func:`gdlib.datasets.nested_subsets`), so two models differ only by
+sigma and lambda. Every model sees the same number of batches (App. A.6,
+:func:`gdlib.training.with_equal_batches`). The simulation of Fig. 6c / 13 / 14b is
+:mod:`gdlib.percolation`; this module builds the sweep, measures what each trained model did and draws it.
+
+- :func:`sweep_configs`: one :class:`~gdlib.training.TrainConfig` per (sigma, lambda);
+- :func:`diffusion_loss` / :func:`final_losses`: the final training and validation loss of Fig. 14c;
+- :func:`collect_results` -> :class:`SweepTable`: accuracy (all centres, seen and unseen), losses,
+  the training set's own largest-cluster mass ratio, steps and wall time per model;
+- :func:`first_crossing`, :func:`percolation_onsets`, :func:`percolation_claim`, :func:`learning_claim`:
+  the numbers behind claims C11 and C12;
+- :func:`bump_width`: how wide a generated bump is (Fig. 6d: the model draws sigma = 0.1 wider);
+- plotting helpers for Fig. 6d, 6e, 13, 14c and 15.
+
+Choices where the paper is silent:
+- The reference for equal batches is the full lattice (lambda = 1) trained for ``base.epochs`` epochs;
+  a set of lambda N^2 images gets ``ceil(reference batches / its batches per epoch)`` epochs.
+- The validation set of a model is the complement of its training set on the lattice
+  (``make_dataset(cfg, split="heldout")``); at lambda = 1 it is empty and the validation loss is NaN.
+- The losses of Fig. 14c are measured after training with the final (EMA) weights at ``timesteps``
+  fixed timesteps, the midpoints of ``timesteps`` equal strata of [0, T) (the same t for every image,
+  a midpoint rule for the expectation over uniform t of Eq. 2), with noise drawn per lattice site
+  and timestep from a seeded generator: every model, and both splits, see the same draws at a site.
+- "Learnt" means joint accuracy (App. A.3) on all N^2 integer centres at or above a level fixed in the
+  notebook; accuracy is also reported on the seen (training) and unseen centres separately.
+- Width of a bump: the number of pixels of the darkest connected spot whose darkness is at least half
+  the darkest pixel's (8-connected), and a sigma from the darkness-weighted second moment in a
+  window around the darkest pixel (the bump formula's darkness exp(-r^2 / (4 sigma^2)) has per-axis
+  variance 2 sigma^2; pixels below a tenth of the peak are ignored; a single dark pixel gives 0).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from scipy import ndimage
+
+from gdlib import device as _device
+from gdlib import diffusion
+from gdlib.checks import check_choice, check_int, check_range
+from gdlib.datasets import DatasetConfig, grid_centres, make_dataset, nested_subsets, training_labels
+from gdlib.images import darkness, render
+from gdlib.percolation import PercolationResult, largest_cluster_ratio
+from gdlib.spectrum import participation_ratio, pca_project
+from gdlib.training import TrainConfig, evaluate, load_checkpoint, load_metrics, with_equal_batches
+
+#: The lambda grid of Fig. 6e (nested subsets, each containing the smaller).
+PAPER_LAMBDAS = tuple(round(0.1 * k, 1) for k in range(1, 11))
+_MAX_NOISE_VALUES = 50_000_000  # sites x pixels drawn at once by diffusion_loss
+
+
+# the sweep ----------------------------------------------------------------------------------------
+def lattice_data(n: int, sigma: float, subset_seed: int = 0) -> DatasetConfig:
+    """The full N x N lattice at d = 1 of bumps of width ``sigma`` on the plane (Sec. 3.3), lambda = 1."""
+    return DatasetConfig(family="bump", n=n, sigma=sigma, d=1.0, periodic=False, subsample_seed=subset_seed)
+
+
+def sweep_configs(base: TrainConfig, sigmas: Sequence[float], lambdas: Sequence[float],
+                  subset_seed: int = 0) -> dict[tuple[float, float], TrainConfig]:
+    """One config per (sigma, lambda): ``base`` trained on the nested lattice subset, with equal batches.
+
+    ``base.data.n`` gives N; ``base.epochs`` is the number of epochs of the full lattice (lambda = 1,
+    N^2 images), the reference every other model matches in batches (App. A.6). Checkpoint and
+    evaluation epochs of ``base`` are scaled with the epochs; the final evaluation always happens.
+    """
+    if not sigmas or not lambdas:
+        raise ValueError("sigmas and lambdas must not be empty")
+    n = base.data.n
+    out: dict[tuple[float, float], TrainConfig] = {}
+    for sigma in sigmas:
+        for lam, data in nested_subsets(lattice_data(n, sigma, subset_seed), list(lambdas)).items():
+            m = len(training_labels(data))
+            out[(float(sigma), float(lam))] = with_equal_batches(replace(base, data=data), m, n * n, base.epochs)
+    return out
+
+
+def batch_counts(configs: Mapping[tuple[float, float], TrainConfig]) -> dict[tuple[float, float], int]:
+    """Optimizer steps (batches) each config will take over its whole training."""
+    return {k: cfg.total_steps(len(training_labels(cfg.data))) for k, cfg in configs.items()}
+
+
+def seen_mask(cfg: TrainConfig, labels: np.ndarray) -> np.ndarray:
+    """Whether each label (M, 2) is one of the config's training centres (to 1e-4)."""
+    train = {tuple(np.round(c, 4)) for c in training_labels(cfg.data)}
+    return np.array([tuple(np.round(c, 4)) in train for c in np.asarray(labels, dtype=np.float64)], dtype=bool)
+
+
+# the losses of Fig. 14c ---------------------------------------------------------------------------
+def loss_timesteps(T: int, timesteps: int) -> np.ndarray:
+    """The midpoints of ``timesteps`` equal strata of [0, T): the t at which every image is scored."""
+    check_int("timesteps", timesteps, 1, T)
+    return np.floor((np.arange(timesteps) + 0.5) * T / timesteps).astype(np.int64)
+
+
+def _site_index(cfg: DatasetConfig, labels: np.ndarray) -> np.ndarray:
+    grid = grid_centres(cfg)
+    lookup = {tuple(np.round(c, 4)): i for i, c in enumerate(grid)}
+    try:
+        return np.array([lookup[tuple(np.round(c, 4))] for c in np.asarray(labels, dtype=np.float64)],
+                        dtype=np.int64)
+    except KeyError as err:
+        raise ValueError(f"label {err.args[0]} is not on the dataset's grid") from err
+
+
+@torch.no_grad()
+def diffusion_loss(model: torch.nn.Module, cfg: TrainConfig, split: str = "train", timesteps: int = 10,
+                   seed: int = 0, batch_size: int = 256) -> float:
+    """Eq. 2 (App. A.4) of ``model`` on ``cfg``'s training set or its held-out complement, deterministic.
+
+    Every image is noised at the same ``timesteps`` fixed t (:func:`loss_timesteps`); the noise of a
+    (lattice site, t) pair comes from a generator seeded by ``seed`` and t, so it is the same for every
+    model, sigma, lambda and split. Returns the mean squared error over images, timesteps and pixels
+    (NaN when the split is empty, e.g. the held-out set at lambda = 1). Runs on the model's device.
+    """
+    check_choice("split", split, ("train", "heldout"))
+    check_int("seed", seed, 0)
+    check_int("batch_size", batch_size, 1)
+    data = make_dataset(cfg.data, split=split)
+    if len(data) == 0:
+        return float("nan")
+    n = cfg.data.n
+    sites = _site_index(cfg.data, data.labels)
+    n_sites = len(grid_centres(cfg.data))
+    if n_sites * n * n > _MAX_NOISE_VALUES:
+        raise ValueError(f"data = {cfg.data} is not allowed: {n_sites} grid sites of {n}x{n} pixels is too many "
+                         "for per-site noise (meant for the lattice at d = 1)")
+    dev = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    schedule = cfg.schedule()
+    x0_all = torch.from_numpy(np.ascontiguousarray(data.images)).to(dev).unsqueeze(1).float().div_(127.5).sub_(1.0)
+    labels_all = torch.from_numpy(np.ascontiguousarray(data.labels, dtype=np.float32)).to(dev)
+    total, count = 0.0, 0
+    try:
+        for t in loss_timesteps(cfg.T, timesteps):
+            gen = torch.Generator(device="cpu").manual_seed(int(seed) * 1_000_003 + int(t))
+            noise_all = torch.randn((n_sites, 1, n, n), generator=gen)[torch.from_numpy(sites)].to(dev)
+            for start in range(0, len(data), batch_size):
+                x0 = x0_all[start:start + batch_size]
+                noise = noise_all[start:start + batch_size]
+                tt = torch.full((len(x0),), int(t), dtype=torch.long, device=dev)
+                x_t = diffusion.q_sample(schedule, x0, tt, noise)
+                with _device.autocast(dev, None):
+                    pred = model(x_t, tt, labels_all[start:start + batch_size])
+                total += float(torch.sum((pred.float() - noise) ** 2))
+                count += noise.numel()
+    finally:
+        if was_training:
+            model.train()
+    return total / count
+
+
+def final_losses(cfg: TrainConfig, name: str, timesteps: int = 10, seed: int = 0) -> tuple[float, float]:
+    """(training loss, validation loss) of the finished model of ``cfg`` under ``name`` (Fig. 14c)."""
+    model = load_checkpoint(cfg, name, "final")
+    return (diffusion_loss(model, cfg, "train", timesteps, seed),
+            diffusion_loss(model, cfg, "heldout", timesteps, seed))
+
+
+# the result table ---------------------------------------------------------------------------------
+_TABLE_FIELDS = ("n_train", "steps", "accuracy", "accuracy_seen", "accuracy_unseen", "train_loss", "val_loss",
+                 "mass_ratio", "wall_s")
+
+
+@dataclass
+class SweepTable:
+    """What each model of the sweep did; every array has shape (len(sigmas), len(lambdas)).
+
+    ``accuracy`` is the joint accuracy (App. A.3) on all N^2 integer centres; ``_seen``/``_unseen`` on
+    the training centres and on the others (NaN where there are none); ``mass_ratio`` is the largest
+    cluster mass ratio of the training set itself at ``threshold`` (the simulation's criterion applied
+    to the data the model saw); ``wall_s`` the training time including its evaluations.
+    """
+
+    sigmas: tuple[float, ...]
+    lambdas: tuple[float, ...]
+    threshold: float
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        values = self.__dict__.get("values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(name)
+
+    def rows(self) -> list[dict[str, float]]:
+        """One dict per model: sigma, lambda and every field."""
+        return [{"sigma": s, "lambda": lam, **{k: float(v[i, j]) for k, v in self.values.items()}}
+                for i, s in enumerate(self.sigmas) for j, lam in enumerate(self.lambdas)]
+
+    def to_markdown(self) -> str:
+        """The table as Markdown (one row per model)."""
+        head = ("| sigma | lambda | train images | steps | acc. all | acc. seen | acc. unseen | train loss | "
+                f"val. loss | mass ratio @{self.threshold:g} | train s |")
+        lines = [head, "|" + "---|" * 11]
+        for r in self.rows():
+            lines.append(
+                f"| {r['sigma']:g} | {r['lambda']:g} | {r['n_train']:.0f} | {r['steps']:.0f} | "
+                f"{_pct(r['accuracy'])} | {_pct(r['accuracy_seen'])} | {_pct(r['accuracy_unseen'])} | "
+                f"{r['train_loss']:.4f} | {r['val_loss']:.4f} | {r['mass_ratio']:.2f} | {r['wall_s']:.0f} |")
+        return "\n".join(lines)
+
+
+def _pct(v: float) -> str:
+    return "-" if math.isnan(v) else f"{100 * v:.1f}%"
+
+
+def _accuracy_on(ev, mask: np.ndarray) -> float:
+    if not mask.any():
+        return float("nan")
+    ok = np.abs(ev.labels[mask] - ev.centres[mask]) < 1.0  # App. A.3 on the plane
+    return float(ok.all(axis=1).mean())
+
+
+def collect_results(configs: Mapping[tuple[float, float], TrainConfig], name: str, threshold: float = 0.005,
+                    loss_timesteps_count: int = 10, loss_seed: int = 0) -> SweepTable:
+    """Read every finished model of the sweep back from the cache and measure it (see :class:`SweepTable`)."""
+    sigmas = tuple(sorted({s for s, _ in configs}))
+    lambdas = tuple(sorted({lam for _, lam in configs}))
+    vals = {k: np.full((len(sigmas), len(lambdas)), np.nan) for k in _TABLE_FIELDS}
+    for (sigma, lam), cfg in configs.items():
+        i, j = sigmas.index(sigma), lambdas.index(lam)
+        train = training_labels(cfg.data)
+        ev = evaluate(cfg, name, "final", layers=())
+        seen = seen_mask(cfg, ev.labels)
+        train_loss, val_loss = final_losses(cfg, name, loss_timesteps_count, loss_seed)
+        wall = load_metrics(cfg, name)["wall_s"]
+        row = {"n_train": len(train), "steps": cfg.total_steps(len(train)), "accuracy": ev.accuracy,
+               "accuracy_seen": _accuracy_on(ev, seen), "accuracy_unseen": _accuracy_on(ev, ~seen),
+               "train_loss": train_loss, "val_loss": val_loss,
+               "mass_ratio": largest_cluster_ratio(np.rint(train).astype(np.int64), sigma, threshold, cfg.data.n),
+               "wall_s": float(np.nanmax(wall)) if len(wall) else np.nan}
+        for k, v in row.items():
+            vals[k][i, j] = v
+    return SweepTable(sigmas, lambdas, threshold, vals)
+
+
+# claims -------------------------------------------------------------------------------------------
+def first_crossing(lambdas: Sequence[float], values: Sequence[float], level: float,
+                   inclusive: bool = False) -> float:
+    """The smallest lambda whose value exceeds ``level`` (or reaches it with ``inclusive``); inf if none."""
+    for lam, v in zip(lambdas, values, strict=True):
+        if (v >= level) if inclusive else (v > level):
+            return float(lam)
+    return math.inf
+
+
+def percolation_onsets(result: PercolationResult, level: float = 0.5) -> np.ndarray:
+    """Onset lambda (first mean mass ratio above ``level``) per (threshold, sigma); inf where it never is."""
+    return np.array([[first_crossing(result.lambdas, result.mean[i, j], level)
+                      for j in range(len(result.sigmas))] for i in range(len(result.thresholds))])
+
+
+def single_points(result: PercolationResult, threshold: float, sigma: float, n: int) -> bool:
+    """Whether the largest cluster is a single point at every lambda and repeat (mass ratio = 1 / count)."""
+    counts = np.array([max(1, int(round(lam * n * n))) for lam in result.lambdas])
+    curve, std = result.curve(threshold, sigma), result.std[result.thresholds.index(threshold),
+                                                           result.sigmas.index(sigma)]
+    return bool(np.allclose(curve, 1.0 / counts) and np.allclose(std, 0.0))
+
+
+def _non_increasing(values: np.ndarray) -> bool:
+    v = np.asarray(values, dtype=np.float64)
+    return bool(np.all((v[1:] <= v[:-1]) | (np.isinf(v[1:]) & np.isinf(v[:-1]))))
+
+
+def _non_decreasing(values: np.ndarray) -> bool:
+    return _non_increasing(np.asarray(values)[::-1])
+
+
+def _fmt_onset(v: float) -> str:
+    return "never" if math.isinf(v) else f"{v:g}"
+
+
+@dataclass(frozen=True)
+class ClaimEvidence:
+    """The outcome of a claim's criterion and the numbers behind it, as text for the report."""
+
+    holds: bool
+    measured: str
+
+
+def percolation_claim(result: PercolationResult, main_threshold: float, n: int, level: float = 0.5) -> ClaimEvidence:
+    """C11: the onset lambda (first mean mass ratio > ``level``) never decreases as sigma decreases nor as
+    the threshold increases, changes somewhere along each of the two axes, and the smallest sigma's
+    largest cluster is a single point at every lambda at ``main_threshold``."""
+    onsets = percolation_onsets(result, level)
+    sig_order = np.argsort(result.sigmas)
+    thr_order = np.argsort(result.thresholds)
+    along_sigma = all(_non_increasing(onsets[i, sig_order]) for i in range(len(result.thresholds)))
+    along_threshold = all(_non_decreasing(onsets[thr_order, j]) for j in range(len(result.sigmas)))
+    moves_sigma = any(len(set(onsets[i].tolist())) > 1 for i in range(len(result.thresholds)))
+    moves_threshold = any(len(set(onsets[:, j].tolist())) > 1 for j in range(len(result.sigmas)))
+    smallest = float(min(result.sigmas))
+    lone = single_points(result, main_threshold, smallest, n)
+    table = "; ".join(f"threshold {result.thresholds[i]:g}: " + ", ".join(
+        f"sigma {result.sigmas[j]:g} -> {_fmt_onset(onsets[i, j])}" for j in sig_order) for i in thr_order)
+    measured = (f"onset lambda (mean mass ratio > {level:g}): {table}. Monotone in sigma: {along_sigma}, in threshold: "
+                f"{along_threshold}; moves with sigma: {moves_sigma}, with threshold: {moves_threshold}; sigma = "
+                f"{smallest:g} largest cluster a single point at every lambda at {main_threshold:g}: {lone}")
+    return ClaimEvidence(along_sigma and along_threshold and moves_sigma and moves_threshold and lone, measured)
+
+
+def learning_claim(table: SweepTable, level: float, small_sigma: float, large_lambda: float) -> ClaimEvidence:
+    """C12: for every sigma the accuracy at the largest lambda exceeds that at the smallest; the onset
+    lambda (first accuracy >= ``level``) never increases with sigma; the smallest sigma ``small_sigma`` is
+    learnt, and only from ``large_lambda`` on (its onset is finite and >= ``large_lambda``)."""
+    acc = table.values["accuracy"]
+    onsets = np.array([first_crossing(table.lambdas, acc[i], level, inclusive=True) for i in range(len(table.sigmas))])
+    rises = bool(np.all(acc[:, -1] > acc[:, 0]))
+    ordered = _non_increasing(onsets)
+    small = onsets[table.sigmas.index(small_sigma)]
+    late = bool(math.isfinite(small) and small >= large_lambda - 1e-9)
+    per_sigma = "; ".join(
+        f"sigma {s:g}: " + ", ".join(f"{100 * a:.0f}%" for a in acc[i]) + f" (onset {_fmt_onset(onsets[i])})"
+        for i, s in enumerate(table.sigmas))
+    measured = (f"joint accuracy on all centres at lambda = {', '.join(f'{lam:g}' for lam in table.lambdas)}: "
+                f"{per_sigma}. Rises with lambda for every sigma: {rises}; onset (accuracy >= {100 * level:.0f}%) "
+                f"non-increasing in sigma: {ordered}; sigma = {small_sigma:g} learnt only from lambda >= "
+                f"{large_lambda:g}: {late}")
+    return ClaimEvidence(rises and ordered and late, measured)
+
+
+def loss_trend_claim(table: SweepTable, min_r: float = 0.8) -> ClaimEvidence:
+    """Fig. 14c: for every sigma both final losses rise with the number of training images, nearly linearly:
+    the Pearson correlation of loss and image count is at least ``min_r`` (NaN losses, e.g. the validation
+    loss at lambda = 1, are left out; fewer than 3 points fail)."""
+    parts, ok = [], True
+    for i, sigma in enumerate(table.sigmas):
+        for key in ("train_loss", "val_loss"):
+            x, y = table.values["n_train"][i], table.values[key][i]
+            keep = np.isfinite(y)
+            r = float(np.corrcoef(x[keep], y[keep])[0, 1]) if keep.sum() >= 3 and np.ptp(y[keep]) > 0 else float("nan")
+            ok &= bool(r >= min_r)
+            parts.append(f"sigma {sigma:g} {key.split('_')[0]}: r = {r:.2f} ("
+                         + ", ".join(f"{v:.4f}" for v in y) + ")")
+    return ClaimEvidence(ok, "; ".join(parts))
+
+
+# the width of a bump (Fig. 6d) --------------------------------------------------------------------
+@dataclass(frozen=True)
+class BumpWidth:
+    """Half-maximum area (pixels) and second-moment sigma of the darkest spot of an image."""
+
+    half_max_pixels: int
+    sigma: float
+    peak: float
+
+
+def bump_width(image: np.ndarray, window: int = 3) -> BumpWidth:
+    """Width of the darkest spot of a uint8-scale image (0 black .. 255 white); see the module docstring."""
+    check_int("window", window, 1)
+    a = darkness(np.asarray(image, dtype=np.float64))
+    iy, ix = np.unravel_index(int(np.argmax(a)), a.shape)
+    peak = float(a[iy, ix])
+    if peak <= 0:
+        return BumpWidth(0, float("nan"), 0.0)
+    labelled, _ = ndimage.label(a >= 0.5 * peak, structure=np.ones((3, 3), dtype=bool))
+    half = int(np.sum(labelled == labelled[iy, ix]))
+    y0, y1 = max(0, iy - window), min(a.shape[0], iy + window + 1)
+    x0, x1 = max(0, ix - window), min(a.shape[1], ix + window + 1)
+    w = a[y0:y1, x0:x1].copy()
+    w[w < 0.1 * peak] = 0.0
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    mx, my = np.sum(w * xx) / w.sum(), np.sum(w * yy) / w.sum()
+    var = 0.5 * (np.sum(w * (xx - mx) ** 2) + np.sum(w * (yy - my) ** 2)) / w.sum()
+    return BumpWidth(half, float(np.sqrt(var / 2.0)), peak)
+
+
+@dataclass(frozen=True)
+class WidthEvidence:
+    """Fig. 6d: the ground truth and the generated bump at ``centre``, and the widths over all correctly
+    placed final samples of the model (App. A.3), with their medians (NaN when none is correct)."""
+
+    centre: tuple[float, float]
+    truth_image: np.ndarray
+    generated_image: np.ndarray
+    truth: BumpWidth
+    generated: BumpWidth
+    placed: list[BumpWidth]
+    median_half_max: float
+    median_sigma: float
+
+
+def width_evidence(cfg: TrainConfig, name: str, centre: tuple[float, float] | None = None,
+                   window: int = 3) -> WidthEvidence:
+    """Measure how wide the trained model draws its bumps next to the training formula's (Fig. 6d).
+
+    ``centre`` defaults to (N/2, N/2) (the paper's (16, 16) at N = 32)."""
+    n = cfg.data.n
+    centre = (n / 2, n / 2) if centre is None else (float(centre[0]), float(centre[1]))
+    ev = evaluate(cfg, name, "final", layers=())
+    i = int(np.argmin(np.abs(ev.labels - np.array(centre)).sum(axis=1)))
+    truth_image = ground_truth_bump(n, cfg.data.sigma_x, centre)
+    ok = (np.abs(ev.labels - ev.centres) < 1.0).all(axis=1)
+    placed = [bump_width(im, window) for im in ev.images[ok]]
+    med = (lambda v: float(np.median(v)) if len(v) else float("nan"))
+    return WidthEvidence(centre, truth_image, ev.images[i], bump_width(truth_image, window),
+                         bump_width(ev.images[i], window), placed,
+                         med([w.half_max_pixels for w in placed]), med([w.sigma for w in placed]))
+
+
+# figures ------------------------------------------------------------------------------------------
+def plot_threshold_grid(result: PercolationResult, ncols: int = 3) -> plt.Figure:
+    """Fig. 13: one mass-ratio panel (:func:`gdlib.plots.plot_mass_ratio`) per overlap threshold."""
+    from gdlib.plots import plot_mass_ratio
+
+    k = len(result.thresholds)
+    ncols = min(ncols, k)
+    nrows = math.ceil(k / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 3.0 * nrows), squeeze=False)
+    for ax, t in zip(axes.flat, result.thresholds):
+        plot_mass_ratio(ax, result, t)
+    for ax in list(axes.flat)[k:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_vs_lambda(ax: plt.Axes, table: SweepTable, field_name: str, linestyle: str = "-", marker: str = "o",
+                   label_suffix: str = "", colours: Mapping[float, object] | None = None) -> None:
+    """One curve per sigma of ``table.values[field_name]`` versus lambda (Fig. 6e, Fig. 14c)."""
+    lambdas = np.asarray(table.lambdas)
+    for i, sigma in enumerate(table.sigmas):
+        colour = None if colours is None else colours[sigma]
+        ax.plot(lambdas, table.values[field_name][i], linestyle=linestyle, marker=marker, markersize=4,
+                color=colour or f"C{i}", label=fr"$\sigma$ = {sigma:g}{label_suffix}")
+    ax.set_xlabel(r"fraction of data $\lambda$")
+
+
+def plot_accuracy(table: SweepTable) -> plt.Figure:
+    """Fig. 6e: terminal joint accuracy versus lambda per sigma (solid: all N^2 centres; dashed: unseen)."""
+    fig, ax = plt.subplots(figsize=(4.8, 3.6))
+    plot_vs_lambda(ax, table, "accuracy")
+    plot_vs_lambda(ax, table, "accuracy_unseen", linestyle="--", marker="x", label_suffix=" (unseen)")
+    ax.set_ylabel("terminal accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_losses(table: SweepTable) -> plt.Figure:
+    """Fig. 14c: final training (solid) and validation (dashed) loss versus lambda per sigma."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
+    plot_vs_lambda(axes[0], table, "train_loss")
+    plot_vs_lambda(axes[1], table, "val_loss", linestyle="--")
+    axes[0].set_title("training loss (training set)", fontsize=9)
+    axes[1].set_title("validation loss (held-out lattice sites)", fontsize=9)
+    axes[0].set_ylabel("diffusion MSE (fixed t and noise)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_representation(ax: plt.Axes, labels: np.ndarray, activations: np.ndarray, seen: np.ndarray | None = None,
+                        title: str = "") -> float:
+    """PCs 1 and 2 of a representation (N^2 samples) with the lattice drawn as a mesh (Fig. 15).
+
+    Neighbouring centres (one pixel apart in x or y) are joined, so a faithful 2D sheet looks like a grid;
+    points are coloured by mu_x; training centres are filled, unseen ones hollow. Returns the
+    participation ratio of the representation.
+    """
+    h = np.asarray(activations, dtype=np.float64).reshape(len(activations), -1)
+    pcs = pca_project(h, 2)
+    lab = np.rint(np.asarray(labels)).astype(np.int64)
+    where = {tuple(c): k for k, c in enumerate(lab)}
+    for k, (x, y) in enumerate(lab):
+        for nb in ((x + 1, y), (x, y + 1)):
+            if nb in where:
+                m = where[nb]
+                ax.plot(pcs[[k, m], 0], pcs[[k, m], 1], color="0.75", linewidth=0.5, zorder=1)
+    seen = np.ones(len(lab), dtype=bool) if seen is None else np.asarray(seen, dtype=bool)
+    ax.scatter(pcs[seen, 0], pcs[seen, 1], c=lab[seen, 0], cmap="viridis", s=10, zorder=2,
+               vmin=lab[:, 0].min(), vmax=lab[:, 0].max())
+    ax.scatter(pcs[~seen, 0], pcs[~seen, 1], facecolors="none", s=10, zorder=2, linewidths=0.6,
+               edgecolors=plt.get_cmap("viridis")((lab[~seen, 0] - lab[:, 0].min()) / max(1, np.ptp(lab[:, 0]))))
+    pr = participation_ratio(h)
+    ax.set_title(f"{title}\nPR {pr:.1f}", fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return pr
+
+
+def plot_representation_grid(configs: Mapping[tuple[float, float], TrainConfig], name: str,
+                             sigmas: Sequence[float], lambdas: Sequence[float],
+                             layer: str = "layer4") -> tuple[plt.Figure, dict[tuple[float, float], float]]:
+    """Fig. 15: :func:`plot_representation` of ``layer`` at the last denoising step for each sigma (rows) x
+    lambda (columns); returns the figure and each model's participation ratio."""
+    fig, axes = plt.subplots(len(sigmas), len(lambdas), figsize=(2.4 * len(lambdas), 2.5 * len(sigmas)),
+                             squeeze=False)
+    prs = {}
+    for i, sigma in enumerate(sigmas):
+        for j, lam in enumerate(lambdas):
+            cfg = configs[(float(sigma), float(lam))]
+            ev = evaluate(cfg, name, "final", layers=(layer,))
+            prs[(sigma, lam)] = plot_representation(
+                axes[i, j], ev.labels, ev.activations[layer], seen_mask(cfg, ev.labels),
+                fr"$\sigma$ {sigma:g}, $\lambda$ {lam:g}: acc {100 * ev.accuracy:.0f}%")
+    fig.tight_layout()
+    return fig, prs
+
+
+def plot_bump_pair(truth: np.ndarray, generated: np.ndarray, truth_width: BumpWidth,
+                   generated_width: BumpWidth, centre: tuple[float, float]) -> plt.Figure:
+    """Fig. 6d: ground-truth bump (left) beside the generated one (right) with their measured widths."""
+    fig, axes = plt.subplots(1, 2, figsize=(5.6, 3.0))
+    for ax, im, title, w in ((axes[0], truth, "ground truth", truth_width),
+                             (axes[1], generated, "generated", generated_width)):
+        ax.imshow(im, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        ax.set_title(f"{title}\nhalf-max {w.half_max_pixels} px, sigma {w.sigma:.2f}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"centre ({centre[0]:g}, {centre[1]:g})", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def ground_truth_bump(n: int, sigma: float, centre: tuple[float, float]) -> np.ndarray:
+    """The training formula's bump (uint8, N x N) at ``centre`` (plane)."""
+    check_range("sigma", sigma, 0, math.inf, low_open=True)
+    return render("bump", [centre[0]], [centre[1]], n, sigma, sigma)[0]
+
+
+__all__ = [
+    "PAPER_LAMBDAS", "lattice_data", "sweep_configs", "batch_counts", "seen_mask", "loss_timesteps",
+    "diffusion_loss", "final_losses", "SweepTable", "collect_results", "first_crossing", "percolation_onsets",
+    "single_points", "ClaimEvidence", "percolation_claim", "learning_claim", "BumpWidth", "bump_width",
+    "WidthEvidence", "width_evidence", "loss_trend_claim", "plot_threshold_grid", "plot_vs_lambda", "plot_accuracy",
+    "plot_losses",
+    "plot_representation", "plot_representation_grid", "plot_bump_pair", "ground_truth_bump",
+]

@@ -1,0 +1,442 @@
+"""Sample efficiency of data with independent factors (Sec. 3.2, Fig. 5; App. C.2): notebook 06.
+
+For several image sizes N, the centre square holding 20% of the 2D bumps is held out
+(:class:`gdlib.regions.CentreSquare`) and models are trained on a percentage of the remaining bumps,
+either alone (*baseline*) or with the 1D Gaussian stripes of the extended latent space (*augmented*,
+Fig. 9h). For each N and each data set this module finds the training-set size at which the accuracy
+crosses 60% (:func:`threshold_crossing`), and fits the exponent of that size against N on log-log axes
+(:func:`fit_power_law`). Paper: exponent about 1 with stripes, about 2 without.
+
+Choices where the paper is silent (the notebook repeats them):
+
+- **Data sets** (:func:`data_config`). Baseline: 2D bumps only, no margin, ``include=("2D",)``.
+  Augmented: the same formula and hold-out with the extended space, ``include=("2D", "1D", "0D")``:
+  **no rim**. The rim (bumps whose centre is just outside the frame, partly visible) holds 2D
+  compositional examples whose number exceeds that of the interior bumps at small N (20,664 against
+  5,336 at N = 8, d = 0.1); kept, it would swamp the subsampling that Fig. 5 varies. Without it the
+  only compositional examples are the kept interior bumps, so the sweep measures how many of them the
+  stripes need (App. C.2's "a few compositional examples"). ``include_rim=True`` gives the paper's
+  Fig. 9h set instead.
+- **Margin**: ``margin`` pixels at every N (default 6, the paper's value at N = 32), *not* scaled in
+  proportion to N. The margin exists to hold centres whose stripe is invisible, and visibility depends
+  on sigma (fixed in pixels), not on N: a sigma = 1 stripe still darkens a pixel by one grey level when
+  its centre is 3.7 pixels outside the frame (:func:`gdlib.datasets.visible`), so a proportional margin
+  (6 N / 32 = 1.5 at N = 8, 3 at N = 16) would leave no 1D stripe at all below N of about 20. With a
+  constant margin the stripes (1D + 0D) grow linearly in N: 4 b (N + 7.4) / d^2 + (2 b / d)^2 with the
+  invisible band b = margin - 3.7 on each side.
+- **Dataset size** = every training image: the kept 2D bumps, plus the 1D stripes and the blank 0D
+  images for the augmented set (the paper's claim is about total data). The kept-bump count alone is
+  tabulated and fitted as well.
+- **Subsampling**: ``keep_fraction = percent / 100`` with ``subsample_seed = seed``, nested in the
+  percentage for a given seed (:func:`gdlib.datasets.nested_subsets`). The baseline and augmented grids
+  start at different offsets (0 and -margin), so their kept bumps are not the same centres.
+- **Training length**: a fixed number of optimizer steps per N, whatever the data set
+  (``TrainConfig.steps``): models on fewer data see proportionally more epochs, so the number of batches
+  is constant per N (App. A.6). :func:`gdlib.training.with_equal_batches` does the same by whole epochs,
+  which rounds a data set larger than the step budget up to one whole epoch (at ``quick`` the augmented
+  sets are): steps keep it exact.
+- **Accuracy** (App. A.3): on the N*N integer centres 1..N, joint (both coordinates within one pixel);
+  *overall* = all centres, *ID* = outside the centre square, *OOD* = inside it. The **overall** accuracy
+  drives the 60% threshold: "the accuracy of the models in generating 2D Gaussian bumps" (Sec. 3.2)
+  without qualification, and the baseline can reach 60% overall by its in-distribution 80% alone.
+- **Threshold crossing**: the first sweep point at or above the threshold and the point before it,
+  linear interpolation of accuracy in log(size); NaN when the curve never reaches the threshold, and a
+  censored value (status ``"below_range"``, the smallest size as an upper bound) when already the
+  smallest size reaches it. Only crossings inside the sweep enter the fit.
+- **Slope**: ordinary least squares of log(size) on log(N) over every (N, seed) crossing; its standard
+  error sqrt(RSS / (k - 2) / Sxx) (NaN with fewer than three points). With several seeds the scatter
+  between seeds enters the residuals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from gdlib.checks import check_choice, check_int, check_range
+from gdlib.datasets import CATEGORIES, PAPER_MARGIN, DatasetConfig, categorise, training_labels
+from gdlib.evaluation import accuracy
+from gdlib.regions import CentreSquare, region_codes, region_names
+from gdlib.training import TrainConfig, evaluate
+
+DATASETS = ("baseline", "augmented")
+THRESHOLD = 0.6  # Sec. 3.2 / Fig. 5c: "a 60% accuracy threshold"
+HOLDOUT_FRACTION = 0.2  # Sec. 3.2: "20% of the 2D Gaussian bumps from the center square"
+PAPER_SLOPES = {"baseline": 2.0, "augmented": 1.0}  # Sec. 3.2: quadratic without stripes, linear with
+COLOURS = {"baseline": "tab:blue", "augmented": "tab:orange"}  # Fig. 5c
+LABELS = {"baseline": "2D bumps", "augmented": "2D bumps + 1D stripes"}
+ACCURACY_COLUMNS = {"overall": "acc_all", "ID": "acc_id", "OOD": "acc_ood"}
+
+
+# the sweep -----------------------------------------------------------------------------------------
+def data_config(n: int, dataset: str, percent: float, seed: int = 0, sigma: float = 1.0, d: float = 0.1,
+                margin: float = PAPER_MARGIN, include_rim: bool = False,
+                holdout_fraction: float = HOLDOUT_FRACTION) -> DatasetConfig:
+    """The training set of one sweep point: ``percent`` % of the in-distribution 2D bumps at size ``n``,
+    the centre square holding ``holdout_fraction`` of them held out; plus the stripes when augmented."""
+    check_choice("dataset", dataset, DATASETS)
+    check_range("percent", percent, 0, 100, low_open=True)
+    base = DatasetConfig(family="bump", n=n, sigma=sigma, d=d, holdout=CentreSquare(holdout_fraction),
+                         keep_fraction=percent / 100.0, subsample_seed=seed)
+    if dataset == "baseline":
+        return replace(base, margin=0.0, include=("2D",))
+    include = ("2D", "rim", "1D", "0D") if include_rim else ("2D", "1D", "0D")
+    return replace(base, margin=margin, include=include)
+
+
+def _per_size(value: int | Sequence[int], sizes: Sequence[int], name: str) -> dict[int, int]:
+    if isinstance(value, int):
+        return {n: value for n in sizes}
+    if len(value) != len(sizes):
+        raise ValueError(f"{name} = {list(value)!r} is not allowed: must be one integer or one per size "
+                         f"({len(sizes)} sizes)")
+    return dict(zip(sizes, value))
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One model of the sweep: data set, size N, percentage of bumps kept, seed, and its training config."""
+
+    dataset: str
+    n: int
+    percent: float
+    seed: int
+    config: TrainConfig
+
+    @property
+    def key(self) -> str:
+        return self.config.key()
+
+
+def sweep_points(template: TrainConfig, sizes: Sequence[int], percents: Sequence[float], seeds: Sequence[int],
+                 steps: int | Sequence[int], sigma: float = 1.0, d: float = 0.1, margin: float = PAPER_MARGIN,
+                 include_rim: bool = False, datasets: Sequence[str] = DATASETS) -> list[SweepPoint]:
+    """Every (data set, N, percent, seed) of Fig. 5 as a :class:`SweepPoint`.
+
+    ``template`` holds the model, diffusion and optimiser settings; its data and length are replaced:
+    ``steps`` optimizer steps (one integer, or one per size) for every data set of a size, so the
+    number of batches is constant per N; the seed sets both the subsample and the training seed.
+    """
+    if not sizes or not percents or not seeds:
+        raise ValueError("sizes, percents and seeds must each hold at least one value")
+    per_size = _per_size(steps, sizes, "steps")
+    points = []
+    for dataset in datasets:
+        for n in sizes:
+            check_int("size", n, 2)
+            check_int("steps", per_size[n], 1)
+            for seed in seeds:
+                for percent in sorted(percents):
+                    data = data_config(n, dataset, percent, seed, sigma, d, margin, include_rim)
+                    cfg = replace(template, data=data, steps=per_size[n], epochs=1, seed=seed,
+                                  checkpoint_epochs=(), eval_epochs=())
+                    points.append(SweepPoint(dataset, n, float(percent), seed, cfg))
+    return points
+
+
+def reference_steps(n: int, epochs: int, batch_size: int, sigma: float = 1.0, d: float = 0.1) -> int:
+    """Optimizer steps of ``epochs`` passes over the full baseline set of size ``n`` (every
+    in-distribution bump): the reference that fixes the number of batches of every model at that N."""
+    images = len(training_labels(data_config(n, "baseline", 100.0, sigma=sigma, d=d)))
+    return epochs * math.ceil(images / batch_size)
+
+
+def training_counts(data: DatasetConfig) -> dict[str, int]:
+    """Training images of a data set by category (2D bumps, rim, 1D, 0D) without rendering them."""
+    cat = categorise(training_labels(data), data)
+    return {name: int(np.sum(cat == i)) for i, name in enumerate(CATEGORIES)}
+
+
+def planned_table(points: Sequence[SweepPoint]) -> pd.DataFrame:
+    """One row per model before training: sizes of its training set, steps and the epochs they make."""
+    rows = []
+    for p in points:
+        counts = training_counts(p.config.data)
+        images = sum(counts.values())
+        rows.append({"dataset": p.dataset, "N": p.n, "percent": p.percent, "seed": p.seed,
+                     "bumps": counts["2D"], "stripes": images - counts["2D"], "images": images,
+                     "steps": p.config.steps, "epochs": p.config.steps * p.config.batch_size / images,
+                     "key": p.key})
+    return pd.DataFrame(rows)
+
+
+def centre_square_share(n: int, d: float, fraction: float = HOLDOUT_FRACTION) -> tuple[float, float]:
+    """Share of the (0, N]^2 grid of step d, and of the N*N evaluation centres, inside the centre square."""
+    axis = d * np.arange(1, round(n / d) + 1)
+    grid = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
+    ints = np.stack(np.meshgrid(np.arange(1, n + 1), np.arange(1, n + 1)), axis=-1).reshape(-1, 2)
+    square = CentreSquare(fraction)
+    return float(square.codes(grid, n).mean()), float(square.codes(ints, n).mean())
+
+
+# accuracy of each model --------------------------------------------------------------------------
+def point_accuracy(point: SweepPoint, name: str) -> dict[str, float]:
+    """App. A.3 accuracy of a trained sweep model on the N*N integer centres: overall (``acc_all``),
+    outside the centre square (``acc_id``) and inside it (``acc_ood``); joint, plus x and y overall."""
+    cfg = point.config
+    ev = evaluate(cfg, name, "final", layers=())
+    codes = region_codes(ev.labels, cfg.data.holdout, cfg.data.n)
+    names = region_names(cfg.data.holdout)
+    acc = accuracy(ev.labels, ev.centres, cfg.data.n, cfg.data.periodic, codes, names)
+    ood_name = names[1]
+    return {"acc_all": acc["all"].joint, "acc_id": acc[names[0]].joint, "acc_ood": acc[ood_name].joint,
+            "acc_all_x": acc["all"].x, "acc_all_y": acc["all"].y, "eval_ood_share": acc[ood_name].count / len(codes)}
+
+
+def results_table(points: Sequence[SweepPoint], name: str, planned: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`planned_table` joined with every trained model's accuracy (NaN where a model is missing)."""
+    table = planned_table(points) if planned is None else planned.copy()
+    accs = []
+    for p in points:
+        try:
+            accs.append(point_accuracy(p, name))
+        except FileNotFoundError:
+            accs.append({})
+    return pd.concat([table.reset_index(drop=True), pd.DataFrame(accs)], axis=1)
+
+
+def seed_summary(results: pd.DataFrame, column: str = "acc_all") -> pd.DataFrame:
+    """Mean and standard deviation over seeds of ``column`` per (data set, N, percent), with the mean size."""
+    g = results.groupby(["dataset", "N", "percent"], sort=True)
+    out = g.agg(mean=(column, "mean"), std=(column, "std"), seeds=(column, "count"),
+                images=("images", "mean"), bumps=("bumps", "mean"))
+    out["std"] = out["std"].fillna(0.0)
+    return out.reset_index()
+
+
+def example_samples(points: Sequence[SweepPoint], name: str, n: int, count: int = 4,
+                    seed: int | None = None) -> tuple[np.ndarray, list[str]]:
+    """Generated images at ``count`` centres, half in the held-out centre square and half outside, from
+    the smallest and the largest percentage of each data set at size ``n`` (first seed by default):
+    the rows of a sample figure, with titles "<data set> <percent>%: (x, y) ID|OOD"."""
+    chosen = [p for p in points if p.n == n and p.seed == (seed if seed is not None else points[0].seed)]
+    images, titles = [], []
+    for dataset in DATASETS:
+        mine = sorted((p for p in chosen if p.dataset == dataset), key=lambda p: p.percent)
+        for p in {id(q): q for q in (mine[:1] + mine[-1:])}.values():
+            try:
+                ev = evaluate(p.config, name, "final", layers=())
+            except FileNotFoundError:
+                continue
+            codes = region_codes(ev.labels, p.config.data.holdout, n)
+            rng = np.random.default_rng(0)
+            pick = []
+            for code, k in ((1, count // 2), (0, count - count // 2)):
+                pool = np.flatnonzero(codes == code)
+                pick += list(rng.choice(pool, size=min(k, len(pool)), replace=False))
+            for i in pick:
+                x, y = ev.labels[i]
+                images.append(ev.images[i])
+                titles.append(f"{dataset} {p.percent:g}%: ({x:g}, {y:g}) {'OOD' if codes[i] else 'ID'}")
+    return np.array(images), titles
+
+
+# the 60% threshold -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Crossing:
+    """Where an accuracy curve crosses the threshold.
+
+    ``status``: "crossed" (``size`` interpolated between two sweep points), "never" (all below: ``size``
+    NaN, ``bound`` the largest size, a lower bound) or "below_range" (the smallest size already reaches
+    it: ``size`` NaN, ``bound`` the smallest size, an upper bound).
+    """
+
+    size: float
+    status: str
+    bound: float
+
+
+def threshold_crossing(sizes: Sequence[float], accuracies: Sequence[float], threshold: float = THRESHOLD) -> Crossing:
+    """Dataset size at which accuracy first reaches ``threshold``: linear interpolation of accuracy in
+    log(size) between the first point at or above it and the point before. Points with a NaN accuracy
+    are skipped; sizes must be positive and are sorted first."""
+    s = np.asarray(sizes, dtype=np.float64)
+    a = np.asarray(accuracies, dtype=np.float64)
+    if s.shape != a.shape or s.ndim != 1:
+        raise ValueError("sizes and accuracies must be 1D arrays of the same length")
+    ok = np.isfinite(a) & np.isfinite(s)
+    s, a = s[ok], a[ok]
+    if np.any(s <= 0):
+        raise ValueError("sizes must be positive (they are interpolated in log)")
+    if len(s) == 0:
+        return Crossing(math.nan, "never", math.nan)
+    order = np.argsort(s, kind="stable")
+    s, a = s[order], a[order]
+    above = np.flatnonzero(a >= threshold)
+    if len(above) == 0:
+        return Crossing(math.nan, "never", float(s[-1]))
+    i = int(above[0])
+    if i == 0:
+        return Crossing(math.nan, "below_range", float(s[0]))
+    lo, hi = math.log(s[i - 1]), math.log(s[i])
+    frac = (threshold - a[i - 1]) / (a[i] - a[i - 1])
+    size = math.exp(lo + frac * (hi - lo))
+    return Crossing(size, "crossed", size)
+
+
+def crossings(results: pd.DataFrame, size_column: str = "images", accuracy_column: str = "acc_all",
+              threshold: float = THRESHOLD) -> pd.DataFrame:
+    """One :func:`threshold_crossing` per (data set, N, seed), over the percentages of the sweep."""
+    rows = []
+    for (dataset, n, seed), g in results.groupby(["dataset", "N", "seed"], sort=True):
+        c = threshold_crossing(g[size_column].to_numpy(float), g[accuracy_column].to_numpy(float), threshold)
+        rows.append({"dataset": dataset, "N": int(n), "seed": int(seed), "size_needed": c.size,
+                     "status": c.status, "bound": c.bound})
+    return pd.DataFrame(rows, columns=["dataset", "N", "seed", "size_needed", "status", "bound"])
+
+
+# the log-log slope -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PowerLawFit:
+    """size = exp(intercept) * N ** slope, fitted by least squares in log-log; ``stderr`` of the slope."""
+
+    slope: float
+    stderr: float
+    intercept: float
+    points: int
+
+    def predict(self, n: np.ndarray | float) -> np.ndarray:
+        return np.exp(self.intercept) * np.asarray(n, dtype=np.float64) ** self.slope
+
+    def describe(self) -> str:
+        if not math.isfinite(self.slope):
+            return f"no fit ({self.points} point{'s' * (self.points != 1)})"
+        if math.isfinite(self.stderr):
+            return f"slope {self.slope:.2f} +- {self.stderr:.2f} ({self.points} points)"
+        return f"slope {self.slope:.2f} ({self.points} points, no error)"
+
+
+def fit_power_law(n: Sequence[float], size: Sequence[float]) -> PowerLawFit:
+    """Least-squares line through (log N, log size) over the finite positive points.
+
+    The slope's standard error is sqrt(RSS / (k - 2) / Sxx) (k points); NaN with two points, and the
+    whole fit NaN with fewer than two distinct N."""
+    x = np.asarray(n, dtype=np.float64)
+    y = np.asarray(size, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    x, y = np.log(x[ok]), np.log(y[ok])
+    k = len(x)
+    if k < 2 or np.unique(x).size < 2:
+        return PowerLawFit(math.nan, math.nan, math.nan, k)
+    xm, ym = x.mean(), y.mean()
+    sxx = float(np.sum((x - xm) ** 2))
+    slope = float(np.sum((x - xm) * (y - ym)) / sxx)
+    intercept = float(ym - slope * xm)
+    if k > 2:
+        rss = float(np.sum((y - intercept - slope * x) ** 2))
+        stderr = math.sqrt(rss / (k - 2) / sxx)
+    else:
+        stderr = math.nan
+    return PowerLawFit(slope, stderr, intercept, k)
+
+
+def fit_slopes(cross: pd.DataFrame) -> dict[str, PowerLawFit]:
+    """One :func:`fit_power_law` per data set over its crossings inside the sweep (status "crossed")."""
+    out = {}
+    for dataset in DATASETS:
+        g = cross[(cross["dataset"] == dataset) & (cross["status"] == "crossed")]
+        out[dataset] = fit_power_law(g["N"].to_numpy(float), g["size_needed"].to_numpy(float))
+    return out
+
+
+def slope_verdict(fits: Mapping[str, PowerLawFit], min_gap: float, tolerance: float,
+                  paper: Mapping[str, float] = PAPER_SLOPES) -> tuple[bool, str]:
+    """The C10 criterion: baseline slope - augmented slope > ``min_gap`` and each slope within
+    ``tolerance`` of the paper's (2 and 1). False when a slope could not be fitted."""
+    b, a = fits["baseline"], fits["augmented"]
+    measured = f"baseline {b.describe()}; augmented {a.describe()}"
+    if not (math.isfinite(b.slope) and math.isfinite(a.slope)):
+        return False, measured
+    gap = b.slope - a.slope
+    holds = (gap > min_gap and abs(b.slope - paper["baseline"]) < tolerance
+             and abs(a.slope - paper["augmented"]) < tolerance)
+    return bool(holds), f"{measured}; difference {gap:.2f}"
+
+
+# figures -----------------------------------------------------------------------------------------
+def plot_accuracy_vs_percent(ax: plt.Axes, results: pd.DataFrame, dataset: str, column: str = "acc_all",
+                             threshold: float = THRESHOLD) -> None:
+    """Fig. 5 a-b: accuracy against the percentage of bumps kept, one curve per N (mean +- std over
+    seeds), with the 0, 60 and 100% reference lines (red dashed)."""
+    summary = seed_summary(results[results["dataset"] == dataset], column)
+    sizes = sorted(summary["N"].unique())
+    cmap = plt.get_cmap("viridis")
+    for j, n in enumerate(sizes):
+        g = summary[summary["N"] == n]
+        colour = cmap(j / max(1, len(sizes) - 1) * 0.85)
+        ax.errorbar(g["percent"], 100 * g["mean"], yerr=100 * g["std"], marker="o", ms=4, capsize=2,
+                    color=colour, label=f"N = {n}")
+    for level in (0.0, threshold, 1.0):
+        ax.axhline(100 * level, color="red", linestyle="--", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_ylim(-5, 105)
+    ax.set_xlabel("2D bumps kept (%)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(LABELS[dataset], fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+
+
+def plot_data_needed(ax: plt.Axes, cross: pd.DataFrame, fits: Mapping[str, PowerLawFit],
+                     ylabel: str = "dataset size for 60% accuracy") -> None:
+    """Fig. 5c: size needed against N on log-log axes, one colour per data set (geometric mean over
+    seeds, error bars the spread of the seeds), the fitted lines, and linear (grey) and quadratic
+    (black) dashed references through the smallest N's value. Open triangles: censored values (the
+    smallest size already reached 60%: an upper bound, pointing down; never reached: the largest
+    size, a lower bound, pointing up)."""
+    all_n = np.array(sorted(cross["N"].unique()), dtype=float)
+    anchor = None
+    for dataset in DATASETS:
+        g = cross[cross["dataset"] == dataset]
+        colour = COLOURS[dataset]
+        hit = g[g["status"] == "crossed"]
+        if len(hit):
+            logs = hit.groupby("N")["size_needed"].agg(lambda v: np.log(v).mean())
+            spread = hit.groupby("N")["size_needed"].agg(lambda v: np.log(v).std(ddof=0))
+            centre = np.exp(logs.to_numpy())
+            err = np.vstack([centre - np.exp(logs - spread), np.exp(logs + spread) - centre])
+            fit = fits.get(dataset)
+            label = LABELS[dataset] + (f": {fit.describe()}" if fit is not None else "")
+            ax.errorbar(logs.index.to_numpy(float), centre, yerr=err, fmt="o", color=colour, capsize=3,
+                        label=label)
+            if anchor is None:
+                anchor = (float(logs.index[0]), float(centre[0]))
+            if fit is not None and math.isfinite(fit.slope):
+                ax.plot(all_n, fit.predict(all_n), color=colour, linewidth=1.2)
+        for status, marker in (("below_range", "v"), ("never", "^")):
+            c = g[g["status"] == status]
+            if len(c):
+                ax.scatter(c["N"], c["bound"], marker=marker, facecolors="none", edgecolors=colour, s=40,
+                           label=f"{LABELS[dataset]}: {'at most' if status == 'below_range' else 'more than'}")
+    if anchor is None:
+        finite = cross["bound"].to_numpy(float)
+        finite = finite[np.isfinite(finite)]
+        if len(finite) and len(all_n):
+            anchor = (float(all_n[0]), float(np.exp(np.log(finite).mean())))
+    if anchor is not None and len(all_n):
+        ns = np.linspace(all_n[0], all_n[-1], 50)
+        ax.plot(ns, anchor[1] * (ns / anchor[0]), "--", color="grey", linewidth=0.9, label="linear reference")
+        ax.plot(ns, anchor[1] * (ns / anchor[0]) ** 2, "--", color="black", linewidth=0.9,
+                label="quadratic reference")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if len(all_n):
+        ax.set_xticks(all_n)
+        ax.set_xticklabels([f"{int(v)}" for v in all_n])
+        ax.minorticks_off()
+    ax.set_xlabel("image size N")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+
+
+__all__ = [
+    "DATASETS", "THRESHOLD", "PAPER_SLOPES", "data_config", "SweepPoint", "sweep_points", "reference_steps",
+    "training_counts", "example_samples",
+    "planned_table", "centre_square_share", "point_accuracy", "results_table", "seed_summary", "Crossing",
+    "threshold_crossing", "crossings", "PowerLawFit", "fit_power_law", "fit_slopes", "slope_verdict",
+    "plot_accuracy_vs_percent", "plot_data_needed",
+]

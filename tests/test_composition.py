@@ -1,0 +1,235 @@
+"""Notebook 05's helpers: the region geometry at the quick N, region-wise scores on synthetic samples with
+known centres, the claim criteria, the model catalogue of the sweep, and the figures."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from gdlib import composition as comp
+from gdlib.datasets import composition_sets, training_labels
+from gdlib.evaluation import Accuracy, estimate_centres
+from gdlib.images import render
+from gdlib.regions import IN_DISTRIBUTION, Cross, Lesion, Square, evaluation_grid
+from gdlib.training import Evaluation, TrainConfig
+
+QUICK_N = 16
+
+
+def counts(holdout, n: int) -> dict[str, int]:
+    labels = evaluation_grid(n)
+    return {name: s.count for name, s in comp.score(labels, labels, n, holdout).items()}
+
+
+# region geometry ---------------------------------------------------------------------------------------
+def test_scaled_cross_at_quick_n_holds_out_three_columns_and_three_rows_of_the_grid():
+    cross = Cross.scaled(QUICK_N)
+    assert (cross.low, cross.high) == (6.5, 9.5)
+    # x in {7, 8, 9} or y in {7, 8, 9}: 3 x 13 per arm, 3 x 3 in the middle, 13 x 13 outside
+    assert counts(cross, QUICK_N) == {IN_DISTRIBUTION: 169, "vertical": 39, "horizontal": 39, "intersection": 9,
+                                      comp.OOD: 87, comp.ALL: 256}
+
+
+def test_scaled_cross_removes_the_band_from_the_2d_training_set_at_d_quarter():
+    sets = composition_sets(n=QUICK_N, d=0.25, margin=6.0, cross=Cross.scaled(QUICK_N))
+    labels = training_labels(sets["2D SOS"])
+    # 64 grid values per axis in (0, 16]; [6.5, 9.5] holds 13 of them (closed bounds): 51 ^ 2 kept
+    assert len(labels) == 51**2
+    inside = (labels >= 6.5 - 1e-6) & (labels <= 9.5 + 1e-6)
+    assert not inside.any()
+
+
+@pytest.mark.parametrize("width, columns", [(0.5, 1), (1.75, 1), (2.0, 3), (4.0, 5)])
+def test_lesion_at_quick_n_holds_out_the_integer_columns_of_its_closed_band(width, columns):
+    assert counts(Lesion(width), QUICK_N)[comp.OOD] == columns * QUICK_N
+
+
+@pytest.mark.parametrize("where, width, side", [("interior", 3.0, 3), ("interior", 6.0, 7), ("exterior", 3.0, 3),
+                                                ("exterior", 6.0, 6)])
+def test_squares_at_quick_n_hold_out_the_integer_centres_of_their_closed_square(where, width, side):
+    # interior [8 - W/2, 8 + W/2]: W = 6 -> 5..11 (7 values); exterior [0, W]: 1..W
+    assert counts(Square(width, where), QUICK_N) == {IN_DISTRIBUTION: 256 - side**2, "square": side**2,
+                                                     comp.OOD: side**2, comp.ALL: 256}
+
+
+# region-wise accuracy on synthetic samples ----------------------------------------------------------------
+def synthetic_cross_samples(n: int, family: str = "sos", shift: float = 3.0):
+    """Images drawn at the true centre in distribution, x shifted in the vertical part, y in the horizontal
+    part, both in the intersection: the pattern of a model that composes but does not interpolate."""
+    cross = Cross.scaled(n)
+    labels = evaluation_grid(n).astype(np.float64)
+    codes = cross.codes(labels, n)
+    drawn = labels.copy()
+    drawn[np.isin(codes, (1, 3)), 0] += shift
+    drawn[np.isin(codes, (2, 3)), 1] += shift
+    images = render(family, drawn[:, 0], drawn[:, 1], n)
+    return cross, labels, images
+
+
+@pytest.mark.parametrize("family", ["sos", "bump"])
+def test_region_scores_of_synthetic_images_are_exact(family):
+    n = QUICK_N
+    cross, labels, images = synthetic_cross_samples(n, family)
+    centres = estimate_centres(images)  # darkest pixel: the crossing of an SOS, the peak of a bump
+    s = comp.score(labels, centres, n, cross)
+    assert s[IN_DISTRIBUTION] == Accuracy(1.0, 1.0, 1.0, 169)
+    assert s["vertical"] == Accuracy(0.0, 0.0, 1.0, 39)
+    assert s["horizontal"] == Accuracy(0.0, 1.0, 0.0, 39)
+    assert s["intersection"] == Accuracy(0.0, 0.0, 0.0, 9)
+    assert s[comp.OOD] == Accuracy(0.0, 39 / 87, 39 / 87, 87)
+    assert s[comp.ALL] == Accuracy(169 / 256, 208 / 256, 208 / 256, 256)
+    assert list(s) == [IN_DISTRIBUTION, "vertical", "horizontal", "intersection", comp.OOD, comp.ALL]
+
+
+def test_square_scores_count_only_the_wrong_samples_inside_the_square():
+    n, square = QUICK_N, Square(6.0, "exterior")
+    labels = evaluation_grid(n).astype(np.float64)
+    inside = square.codes(labels, n) == 1
+    drawn = labels.copy()
+    wrong = inside & (labels[:, 0] <= 3)  # half of the 6 x 6 corner (x in 1..3) drawn 5 pixels off in x
+    drawn[wrong, 0] += 5
+    s = comp.score(labels, estimate_centres(render("bump", drawn[:, 0], drawn[:, 1], n)), n, square)
+    assert s["square"] == Accuracy(0.5, 0.5, 1.0, 36)
+    assert s[IN_DISTRIBUTION] == Accuracy(1.0, 1.0, 1.0, 220)
+
+
+def test_the_composition_criterion_separates_composing_from_interpolating_models():
+    n = QUICK_N
+    cross, labels, images = synthetic_cross_samples(n)
+    composes = comp.score(labels, estimate_centres(images), n, cross)
+    interpolates = comp.score(labels, labels, n, cross)  # every sample exact
+    assert comp.composes_not_interpolates(composes, 0.3, 0.3)
+    assert not comp.composes_not_interpolates(interpolates, 0.3, 0.3)
+    assert comp.accurate_in(interpolates, comp.CROSS_PARTS, 0.6)
+    assert not comp.accurate_in(composes, comp.CROSS_PARTS, 0.6)
+
+
+def test_either_is_the_fraction_with_at_least_one_coordinate_right():
+    assert comp.either(Accuracy(joint=0.1, x=0.5, y=0.4, count=10)) == pytest.approx(0.8)
+
+
+# claim bookkeeping -----------------------------------------------------------------------------------------
+def test_falls_with_wants_a_drop_and_no_rise_beyond_tolerance():
+    assert comp.falls_with([0.5, 4.0], [0.9, 0.4], drop=0.2, rise_tolerance=0.1)
+    assert comp.falls_with([4.0, 0.5], [0.4, 0.9], drop=0.2, rise_tolerance=0.1)  # order of input irrelevant
+    assert not comp.falls_with([0.5, 4.0], [0.9, 0.8], drop=0.2, rise_tolerance=0.1)
+    assert not comp.falls_with([1, 2, 3], [0.9, 0.3, 0.6], drop=0.2, rise_tolerance=0.1)
+    assert comp.falls_with([1], [0.9], drop=0.2, rise_tolerance=0.1) is None
+
+
+def test_verdict_is_undecided_under_smoke_or_when_a_model_did_not_learn():
+    ok, bad = (True, 0.9), (False, 0.2)
+    assert comp.verdict(True, {"a": ok}, "smoke") == (None, comp.SMOKE_NOTE)
+    holds, note = comp.verdict(True, {"a": ok, "b": bad}, "quick")
+    assert holds is None and "b (20%)" in note and "did not learn" in note
+    assert comp.verdict(False, {"a": ok}, "quick") == (False, "")
+    assert comp.verdict(True, {"a": ok}, "full") == (True, "")
+
+
+def test_learnt_uses_joint_or_either_coordinate():
+    base = TrainConfig()
+    scores = {IN_DISTRIBUTION: Accuracy(joint=0.1, x=0.5, y=0.4, count=10)}
+    joint = comp.Model("a", "sos", "a", base, Cross())
+    either = comp.Model("b", "sos", "b", base, Cross(), learnt_metric="either")
+    assert comp.learnt(joint, scores) == (False, 0.1)
+    ok, value = comp.learnt(either, scores)
+    assert ok and value == pytest.approx(0.8)
+
+
+# the catalogue of models -----------------------------------------------------------------------------------
+def quick_models():
+    base = TrainConfig(width=16, heads=1, attention_resolutions=(2, 4, 8), steps=10)
+    return comp.experiment_models(base, n=QUICK_N, d=0.25, keep_fractions=[1.0, 0.2], lesion_widths=[0.5, 4.0],
+                                  square_widths=[3.0, 6.0])
+
+
+def test_the_quick_sweep_has_sixteen_distinct_models_sharing_the_training_settings():
+    models = quick_models()
+    assert len(models) == 16
+    assert len({m.config.key() for m in models}) == 16
+    assert [m.key for m in models[:4]] == ["2D", "1D", "2D+1D", "1D + rim"]
+    assert {m.config.steps for m in models} == {10} and {m.config.width for m in models} == {16}
+    assert [len(comp.select(models, e)) for e in comp.EXPERIMENTS] == [3, 1, 2, 2, 8]
+    m = comp.by_key(models)
+    assert m["2D"].data.include == ("2D",) and m["2D"].data.margin == 0
+    assert m["1D"].data.include == ("1D", "0D") and m["1D"].data.margin == 6.0
+    assert m["1D + rim"].data.include == ("rim", "1D", "0D")
+    assert m["bump+stripes 20%"].data.family == "bump" and m["bump+stripes 20%"].data.keep_fraction == 0.2
+    assert m["lesion w=4"].scoring == Lesion(4.0) and m["lesion w=4"].data.include[0] == "2D"
+    assert [x.key for x in comp.select(models, "square", family="sos", where="exterior")] == [
+        "sos exterior W=3", "sos exterior W=6"]
+    assert all(x.scoring == Cross.scaled(QUICK_N) for x in models[:6])
+
+
+def test_every_training_set_of_the_quick_sweep_is_non_empty_and_avoids_its_held_out_region():
+    for m in quick_models():
+        labels = training_labels(m.data)
+        assert len(labels) > 0, m.key
+        assert not (m.scoring.codes(labels, m.data.n) > 0).any(), m.key
+
+
+def test_repeated_sweep_values_are_refused():
+    with pytest.raises(ValueError, match="must not repeat"):
+        comp.experiment_models(TrainConfig(), n=QUICK_N, d=0.25, lesion_widths=[1.0, 1.0])
+
+
+# tables and figures ------------------------------------------------------------------------------------------
+def fake_evaluations(models, n: int) -> dict[str, Evaluation]:
+    cross, labels, images = synthetic_cross_samples(n)
+    centres = estimate_centres(images)
+    return {m.key: Evaluation("final", images, labels.astype(np.float32), centres, 0.0, 0.0, 0.0) for m in models}
+
+
+def test_tables_and_figures_are_built_from_scores():
+    models = quick_models()
+    evs = fake_evaluations(models, QUICK_N)
+    scores = {m.key: comp.score_evaluation(m, evs[m.key]) for m in models}
+    rows = comp.results_table(models, scores)
+    assert len(rows) == 3 * 6 + 1 * 6 + 2 * 6 + 2 * 4 + 8 * 4
+    text = comp.format_table(comp.learnt_table(models[:2], scores))
+    assert "ID joint" in text and "100%" in text
+    figs = [comp.plot_region_bars(models[:3], scores), comp.plot_region_samples(models[:4], evs, per_part=2)]
+    fig, ax = plt.subplots()
+    comp.plot_versus(ax, comp.select(models, "lesion"), scores, xlabel="w")
+    comp.plot_accuracy_bars(ax, models[:2], scores)
+    figs.append(fig)
+    assert len(figs[1].axes) == 5 * 6  # truth + 4 models, 2 centres per part x 3 parts
+    for f in figs:
+        plt.close(f)
+
+
+def test_region_centres_are_drawn_from_each_part_in_order():
+    labels = evaluation_grid(QUICK_N)
+    cross = Cross.scaled(QUICK_N)
+    idx = comp.pick_region_centres(labels, cross, QUICK_N, per_part=3, seed=1)
+    assert cross.codes(labels[idx], QUICK_N).tolist() == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+
+
+def test_verdict_is_undecided_when_the_criterion_cannot_be_applied():
+    holds, note = comp.verdict(None, {"a": (True, 0.9)}, "quick")
+    assert holds is None and "too few sweep values" in note
+
+
+def test_the_browser_generates_an_image_at_the_chosen_centre_of_a_trained_model():
+    pytest.importorskip("ipywidgets")
+    from gdlib.training import get_or_train
+
+    base = TrainConfig(width=8, heads=1, attention_resolutions=(2, 4, 8), T=100, steps=2, batch_size=16,
+                       sampler="ddim", sample_steps=2, sample_batch_size=64)
+    model = comp.experiment_models(base, n=8, d=1.0, keep_fractions=[1.0])[0]  # the 2D SOS model
+    get_or_train(model.config, "browser-test", progress=False)
+    cache: dict = {}
+    image, centre = comp.generate_at(model, 3.0, -2.0, name="browser-test", cache=cache)
+    assert image.shape == (8, 8) and image.dtype == np.uint8 and centre.shape == (2,)
+    assert list(cache) == ["2D"]
+    fig = comp.browser_figure(model, 3.0, -2.0, image, centre)
+    assert len(fig.axes) == 3
+    box = comp.composition_browser([model], name="browser-test")
+    controls = box.children[0].children
+    assert [c.description for c in controls] == ["model", "mu_x", "mu_y"]
+    plt.close("all")

@@ -1,0 +1,109 @@
+"""The diffusion process: schedule, forward noising, exact samplers (App. A.4; Ho et al.; Song et al.)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gdlib import device
+from gdlib.diffusion import ddim_timesteps, linear_schedule, loss, q_sample, sample, to_uint8
+from gdlib.model import UNet
+
+device.setup(threads=1)
+
+
+def test_default_schedule_is_dome272s_linear_1e4_to_0_02_over_1000_steps():
+    s = linear_schedule()
+    assert s.T == 1000
+    assert math.isclose(float(s.betas[0]), 1e-4) and math.isclose(float(s.betas[-1]), 0.02)
+    assert float(s.alpha_bar[-1]) < 1e-4  # x_T is pure noise
+
+
+def test_fewer_steps_rescale_the_betas_so_the_last_step_is_still_pure_noise():
+    s = linear_schedule(200)
+    assert math.isclose(float(s.betas[-1]), 0.1) and math.isclose(float(s.betas[0]), 5e-4)
+    assert float(s.alpha_bar[-1]) < 1e-4
+    with pytest.raises(ValueError, match="T = 10"):
+        linear_schedule(10)  # beta_end * 100 = 2 > 1
+
+
+def test_q_sample_matches_the_closed_form_mean_and_variance():
+    s = linear_schedule()
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.full((200_000, 1, 1, 1), 0.7)
+    for t_index in (10, 500, 900):
+        t = torch.full((len(x0),), t_index)
+        xt = q_sample(s, x0, t, torch.randn(x0.shape, generator=g))
+        mean, var = math.sqrt(float(s.alpha_bar[t_index])) * 0.7, 1 - float(s.alpha_bar[t_index])
+        se = math.sqrt(var / len(x0))
+        assert abs(float(xt.mean()) - mean) < 5 * se
+        assert abs(float(xt.var()) - var) < 0.01 * var + 1e-6
+
+
+def _exact_predictor(x0: torch.Tensor, schedule):
+    """The ideal eps of a one-image dataset: eps = (x_t - sqrt(abar_t) x0) / sqrt(1 - abar_t)."""
+
+    def eps(x_t, t, labels):
+        a = schedule.alpha_bar[t].float().view(-1, 1, 1, 1)
+        return (x_t - a.sqrt() * x0) / (1 - a).sqrt()
+
+    return eps
+
+
+def _one_image(n: int = 8) -> torch.Tensor:
+    yy, xx = torch.meshgrid(torch.arange(1, n + 1.0), torch.arange(1, n + 1.0), indexing="ij")
+    return (1 - 2 * torch.exp(-((xx - 3) ** 2 + (yy - 5) ** 2) / 4)).view(1, 1, n, n)
+
+
+@pytest.mark.parametrize("method,steps,eta", [("ddpm", None, 1.0), ("ddim", 20, 0.0), ("ddim", 20, 1.0)])
+def test_both_samplers_return_the_one_image_of_its_dataset_given_the_exact_noise(method, steps, eta):
+    schedule = linear_schedule()
+    x0 = _one_image()
+    out = sample(_exact_predictor(x0, schedule), schedule, np.zeros((5, 2)), 8, method=method, steps=steps,
+                 eta=eta, seed=1, batch_size=3, device="cpu")
+    assert out.images.shape == (5, 1, 8, 8)
+    assert torch.allclose(out.images, x0.expand(5, -1, -1, -1), atol=1e-4)
+
+
+def test_ddim_timesteps_run_from_t_minus_1_down_to_0():
+    ts = ddim_timesteps(1000, 50)
+    assert ts[0] == 999 and ts[-1] == 0 and len(ts) == 50 and ts == sorted(ts, reverse=True)
+
+
+def test_sampling_is_reproducible_and_returns_the_last_step_activations():
+    model = UNet(width=8, heads=1)
+    schedule = linear_schedule(100)
+    labels = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    a = sample(model, schedule, labels, 8, method="ddim", steps=4, seed=3, batch_size=2, capture=["layer4"])
+    b = sample(model, schedule, labels, 8, method="ddim", steps=4, seed=3, batch_size=2)
+    assert torch.equal(a.images, b.images)
+    assert a.activations["layer4"].shape == (3, 8, 4, 4)
+    assert a.images.min() >= -1 - 1e-5 and a.images.max() <= 1 + 1e-5  # x0 clipping, last step = x0
+    c = sample(model, schedule, labels[:1], 8, method="ddpm", seed=3, capture=["layer4", "bottleneck"])
+    assert c.activations["bottleneck"].shape == (1, 32, 1, 1)
+    assert model.training  # sampling switched to eval mode and back
+
+
+def test_loss_is_the_mse_of_the_noise_prediction():
+    schedule = linear_schedule()
+    x0 = _one_image().expand(4, -1, -1, -1)
+    exact = _exact_predictor(_one_image(), schedule)
+    assert float(loss(exact, schedule, x0, torch.zeros(4, 2), torch.Generator().manual_seed(0))) < 1e-8
+    zero = lambda x, t, c: torch.zeros_like(x)
+    assert 0.7 < float(loss(zero, schedule, x0, torch.zeros(4, 2), torch.Generator().manual_seed(0))) < 1.3
+
+
+def test_to_uint8_maps_minus_one_to_black_and_one_to_white():
+    out = to_uint8(torch.tensor([[[[-1.0, 0.0, 1.0, 2.0]]]]))
+    assert out.dtype == np.uint8 and out.tolist() == [[[0, 128, 255, 255]]]
+
+
+def test_bad_sampler_arguments_name_the_parameter():
+    schedule = linear_schedule(100)
+    with pytest.raises(ValueError, match="method"):
+        sample(lambda x, t, c: x, schedule, np.zeros((1, 2)), 8, method="euler")
+    with pytest.raises(ValueError, match="eta"):
+        sample(lambda x, t, c: x, schedule, np.zeros((1, 2)), 8, method="ddim", eta=2.0)

@@ -1,0 +1,58 @@
+"""Notebook 05 trains its whole sweep at smoke size under the runner and records its figures and claims."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from gdlib.paths import REPO
+from gdlib.runner import load_profile, run_notebooks
+
+NOTEBOOK = REPO / "notebooks" / "05_composition.ipynb"
+FIGURES = ["05_fig10be_rim.png", "05_fig10c_test_region_samples.png", "05_fig11b_lesion.png",
+           "05_fig12cdef_squares.png", "05_fig4ab_fig9_fig11a_fig12ab_layouts.png", "05_fig4cde_sos_regions.png",
+           "05_fig4g_bump_stripes.png"]
+CLAIMS = {"C6", "C7", "C7b", "C8", "C9", "C9b", "C9c"}
+
+
+def parameters() -> dict:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1
+    namespace: dict = {}
+    exec(cells[0].source, namespace)
+    return namespace
+
+
+def test_the_committed_parameters_cell_holds_the_quick_values_and_the_sweep_executor():
+    p = parameters()
+    assert p["PROFILE"] == "quick" and p["OUTPUT_DIR"] == "../outputs" and p["INTERACTIVE"] is True
+    assert (p["EXECUTOR"], p["WORKERS"], p["SLURM_PARTITION"]) == ("local", 2, "")
+    assert {"SLURM_TIME_MIN", "SLURM_GPUS", "ARRAY_PARALLELISM"} <= set(p)
+    assert p["N"] in (8, 16)
+    # every profile section names only parameters the notebook declares
+    for profile in ("smoke", "quick", "full"):
+        assert set(load_profile(profile).get("05_composition", {})) <= set(p), profile
+
+
+@pytest.mark.slow
+def test_notebook_05_runs_under_smoke_and_records_its_figures_and_claims(tmp_path, monkeypatch):
+    monkeypatch.setenv("GDLIB_THREADS", "1")  # tiny models: one thread beats two contended ones
+    results = run_notebooks(profile="smoke", only="05", output_dir=tmp_path, progress_bar=False)
+    assert [r.status for r in results] == ["ok"], results[0].message
+    assert sorted(p.name for p in (tmp_path / "figures").glob("05_*.png")) == FIGURES
+    blob = json.loads((tmp_path / "claims" / "05_composition.json").read_text())
+    claims = {c["id"]: c for c in blob["claims"]}
+    assert set(claims) == CLAIMS
+    for c in claims.values():
+        assert c["holds"] is None and c["profile"] == "smoke" and c["note"] == "smoke profile: too small to decide"
+        assert "%" in c["measured"] and c["criterion"]
+    assert "vertical" in claims["C6"]["measured"] and "intersection" in claims["C6"]["measured"]
+    assert {f["file"] for f in blob["figures"]} == {f"figures/{name}" for name in FIGURES}
+    # one sweep: every model under outputs/models/composition, each with its final evaluation
+    runs = list((tmp_path / "models" / "composition").glob("*/final.pt"))
+    assert len(runs) == 12 and all((r.parent / "eval_final.npz").exists() for r in runs)
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "| C6 |" in report and "| C9 |" in report and "05_fig4cde_sos_regions.png" in report

@@ -1,0 +1,51 @@
+"""Notebook 06 runs its whole sweep under the smoke profile and records its figures and claim C10."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from gdlib.paths import REPO
+from gdlib.runner import load_profile, run_notebooks
+
+NOTEBOOK = REPO / "notebooks" / "06_sample_efficiency.ipynb"
+SWEEP_PARAMETERS = ("EXECUTOR", "WORKERS", "SLURM_PARTITION", "SLURM_TIME_MIN", "SLURM_GPUS", "ARRAY_PARALLELISM")
+
+
+def test_the_committed_parameters_cell_holds_the_quick_values_and_the_sweep_executor():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1
+    namespace: dict = {}
+    exec(params[0].source, namespace)
+    assert namespace["PROFILE"] == "quick" and namespace["OUTPUT_DIR"] == "../outputs"
+    assert namespace["INTERACTIVE"] is True and namespace["EXECUTOR"] == "local"
+    assert set(SWEEP_PARAMETERS) <= set(namespace)
+    assert len(namespace["SIZES"]) >= 3 and len(namespace["PERCENTS"]) >= 3
+    for profile in ("smoke", "quick", "full"):
+        assert set(load_profile(profile).get("06_sample_efficiency") or {}) <= set(namespace)
+    full = load_profile("full")["06_sample_efficiency"]
+    assert max(full["SIZES"]) == 32 and len(full["SEEDS"]) >= 3
+
+
+@pytest.mark.slow
+def test_notebook_06_runs_under_smoke_and_records_fig5_and_claim_c10(tmp_path, monkeypatch):
+    monkeypatch.setenv("GDLIB_THREADS", "1")  # tiny models: one thread beats two contended ones
+    results = run_notebooks(profile="smoke", only="06", output_dir=tmp_path, progress_bar=False)
+    assert [r.status for r in results] == ["ok"]
+    figures = sorted(p.name for p in (tmp_path / "figures").glob("06_*.png"))
+    assert figures == ["06_fig5ab_accuracy.png", "06_fig5c_data_needed.png", "06_samples.png",
+                       "06_training_sets.png"]
+    blob = json.loads((tmp_path / "claims" / "06_sample_efficiency.json").read_text())
+    claims = {c["id"]: c for c in blob["claims"]}
+    c10 = claims["C10"]
+    assert c10["holds"] is None and c10["profile"] == "smoke" and c10["note"] == "smoke profile: too small to decide"
+    assert "baseline" in c10["measured"] and "augmented" in c10["measured"] and "> 0.5" in c10["criterion"]
+    assert {f["paper_figure"] for f in blob["figures"]} >= {"Fig. 5a-b", "Fig. 5c"}
+    # the smoke sweep: 2 data sets x 2 sizes x 2 percentages x 1 seed, every model trained and evaluated
+    finals = list((tmp_path / "models" / "sample_efficiency").glob("*/eval_final.npz"))
+    assert len(finals) == 8
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "| C10 |" in report and "06_fig5c_data_needed.png" in report

@@ -1,0 +1,74 @@
+"""Sweeps: each executor trains what is missing, skips what is cached, survives a failing config."""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+import pytest
+from filelock import FileLock
+
+from gdlib.datasets import DatasetConfig
+from gdlib.sweeps import SlurmOptions, lock_path, run_sweep, train_job
+from gdlib.training import TrainConfig, is_trained
+
+
+def tiny(seed: int, keep_fraction: float = 1.0) -> TrainConfig:
+    """A model that trains in about a second on the CPU: N = 8, width 8, a few steps, 2 DDIM steps."""
+    data = DatasetConfig(n=8, d=1.0, periodic=True, keep_fraction=keep_fraction)
+    return TrainConfig(data=data, width=8, heads=1, attention_resolutions=(), enc_dim=16, T=50, epochs=2,
+                       batch_size=16, lr=1e-3, seed=seed, sampler="ddim", sample_steps=2, sample_batch_size=64)
+
+
+@pytest.fixture
+def three():
+    return [tiny(0), tiny(1), tiny(2)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["local", "processes"])
+def test_a_sweep_trains_every_config_once_and_a_second_call_trains_none(executor, three, tmp_path, monkeypatch):
+    monkeypatch.setenv("GDLIB_OUTPUTS", str(tmp_path))
+    first = run_sweep(three, "tiny", executor=executor, workers=2, progress=False)
+    assert first.ok, first.summary()
+    assert first.count("trained") == 3 and all(is_trained(c, "tiny") for c in three)
+    second = run_sweep(three, "tiny", executor=executor, workers=2, progress=False)
+    assert second.count("cached") == 3 and second.count("trained") == 0
+
+
+@pytest.mark.slow
+def test_submitit_local_cluster_runs_the_slurm_path_end_to_end(three, tmp_path, monkeypatch):
+    monkeypatch.setenv("GDLIB_OUTPUTS", str(tmp_path))
+    opts = SlurmOptions(cluster="local", time_min=10, gpus_per_node=0, cpus_per_task=1)
+    result = run_sweep(three[:2], "tiny", executor="slurm", slurm=opts, progress=False)
+    assert result.ok, result.summary()
+    assert result.count("trained") == 2 and all(is_trained(c, "tiny") for c in three[:2])
+    assert any((tmp_path / "slurm" / "tiny").rglob("*_submitted.pkl"))  # it went through submitit
+
+
+@pytest.mark.slow
+def test_two_concurrent_requests_for_one_config_train_it_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("GDLIB_OUTPUTS", str(tmp_path))
+    cfg = tiny(5)
+    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool:
+        outcomes = sorted(status for _, status in pool.map(train_job, [cfg, cfg], ["tiny", "tiny"]))
+    assert outcomes == ["cached", "trained"]
+    with FileLock(str(lock_path(cfg, "tiny")), timeout=0):  # released afterwards: acquirable at once
+        pass
+
+
+@pytest.mark.slow
+def test_a_failing_config_is_reported_and_the_others_finish(tmp_path, monkeypatch):
+    monkeypatch.setenv("GDLIB_OUTPUTS", str(tmp_path))
+    empty = tiny(0, keep_fraction=0.001)  # keeps round(0.064) = 0 of the 64 images: nothing to train on
+    good = [tiny(1), tiny(2)]
+    result = run_sweep([good[0], empty, good[1]], "tiny", executor="local", progress=False)
+    assert result.count("trained") == 2 and result.count("failed") == 1
+    assert list(result.failures) == [empty.key()]
+    assert "empty" in result.failures[empty.key()].lower()
+    assert empty.key() in result.summary() and "1 failed" in result.summary()
+
+
+def test_bad_executor_is_named():
+    with pytest.raises(ValueError, match=r"^executor = 'mpi' is not allowed"):
+        run_sweep([], "x", executor="mpi")

@@ -1,0 +1,169 @@
+"""Training runs at tiny scale: config validation and cache key, checkpoints, exact resume, NaN stop."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from gdlib import device, diffusion, training
+from gdlib.datasets import DatasetConfig
+from gdlib.training import (
+    NonFiniteLoss,
+    TrainConfig,
+    equal_batches_epochs,
+    evaluate,
+    final_state,
+    get_or_train,
+    layer_activations,
+    load_checkpoint,
+    load_metrics,
+    run_dir,
+    saved_epochs,
+    with_equal_batches,
+)
+
+device.setup(threads=1)
+
+TINY_DATA = DatasetConfig(family="bump", n=8, sigma=1.0, d=1.0, periodic=True)  # 64 images
+
+
+def tiny(**kw) -> TrainConfig:
+    base = dict(data=TINY_DATA, width=8, heads=1, T=100, epochs=3, batch_size=16, lr=1e-3, warmup_steps=3,
+                ema_decay=0.9, checkpoint_epochs=(0, 1, 3), eval_epochs=(2,), sampler="ddim", sample_steps=3,
+                log_every=2)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("width", 0), ("heads", 3), ("T", 1), ("epochs", 0), ("batch_size", 0), ("lr", -1.0), ("lr", 0.0),
+    ("weight_decay", -0.1), ("warmup_steps", -1), ("lr_schedule", "linear"), ("ema_decay", 1.0),
+    ("sampler", "euler"), ("eta", 1.5), ("sample_steps", 0), ("attention_resolutions", (3,)),
+    ("checkpoint_epochs", (5,)), ("eval_epochs", (-1,)), ("enc_dim", 7), ("seed", -1), ("steps", -2),
+])
+def test_a_bad_config_value_raises_valueerror_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        tiny(**{field: value})
+
+
+def test_image_sizes_the_unet_cannot_take_are_refused():
+    with pytest.raises(ValueError, match="data.n"):
+        tiny(data=DatasetConfig(n=12, d=1.0))
+
+
+def test_the_cache_key_is_a_deterministic_hash_of_every_field():
+    a, b = tiny(), tiny()
+    assert a.key() == b.key() and len(a.key()) == 12
+    assert tiny(checkpoint_epochs=(3, 1, 0)).key() == a.key()  # tuples are canonicalised
+    keys = {tiny(**{f: v}).key() for f, v in [("lr", 2e-3), ("seed", 1), ("width", 16), ("eta", 0.0)]}
+    keys.add(tiny(data=dataclasses.replace(TINY_DATA, periodic=False)).key())
+    assert a.key() not in keys and len(keys) == 5
+    assert run_dir(a, "x").name == a.key()
+
+
+def test_a_config_round_trips_through_its_json_form():
+    from gdlib.regions import Cross
+
+    cfg = tiny(data=DatasetConfig(family="sos", n=16, d=1.0, holdout=Cross(6.0, 9.0)), eval_epochs=(1, 3))
+    again = TrainConfig.from_dict(cfg.to_dict())
+    assert again == cfg and again.key() == cfg.key()
+
+
+def test_equal_batches_gives_smaller_datasets_proportionally_more_epochs():
+    assert equal_batches_epochs(10_240, 102_400, 20, 64) == 200
+    assert equal_batches_epochs(102_400, 102_400, 20, 64) == 20
+    cfg = with_equal_batches(tiny(epochs=2, checkpoint_epochs=(0, 1, 2), eval_epochs=(2,)), 16, 64)
+    assert cfg.epochs == 8 and cfg.checkpoint_epochs == (0, 4, 8) and cfg.eval_epochs == (8,)
+
+
+def test_lr_warms_up_linearly_then_decays_by_cosine_to_zero():
+    f = training._lr_factor(tiny(warmup_steps=4), total=20)
+    assert [round(f(s), 3) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert f(12) == pytest.approx(0.5) and f(20) == pytest.approx(0.0)
+    assert training._lr_factor(tiny(lr_schedule="constant", warmup_steps=0), 20)(15) == 1.0
+
+
+def _fixed_loss(model, cfg: TrainConfig) -> float:
+    from gdlib.datasets import make_dataset
+
+    ds = make_dataset(cfg.data)
+    x0 = torch.from_numpy(ds.images).float().unsqueeze(1) / 127.5 - 1
+    labels = torch.from_numpy(ds.labels)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        return float(np.mean([float(diffusion.loss(model, cfg.schedule(), x0, labels, g)) for _ in range(4)]))
+
+
+def test_a_few_training_steps_lower_the_loss_and_leave_the_promised_files():
+    cfg = tiny(ema_decay=0.0, epochs=8, checkpoint_epochs=(0, 4, 8), eval_epochs=(0, 8))
+    model = get_or_train(cfg, "tiny", progress=False)
+    folder = run_dir(cfg, "tiny")
+    names = {p.name for p in folder.iterdir()}
+    assert {"config.json", "metrics.csv", "final.pt", "ckpt_epoch0000.pt", "ckpt_epoch0004.pt",
+            "ckpt_epoch0008.pt", "eval_epoch0000.npz", "eval_final.npz"} <= names
+    assert "last.pt" not in names  # removed once final.pt exists
+    assert saved_epochs(cfg, "tiny") == [0, 4, 8]
+    untrained = load_checkpoint(cfg, "tiny", 0)
+    assert _fixed_loss(model, cfg) < 0.8 * _fixed_loss(untrained, cfg)
+    metrics = load_metrics(cfg, "tiny")
+    assert metrics["step"][-1] == 32 and np.isfinite(metrics["accuracy"]).sum() == 2
+    assert 0 <= metrics["accuracy"][-1] <= 1
+    labels, acts = layer_activations(cfg, "tiny", 4)
+    assert labels.shape == (64, 2) and acts.shape == (64, 8 * 4 * 4)
+    assert evaluate(cfg, "tiny", "final").images.shape == (64, 8, 8)
+    assert cfg in training.finished_runs("tiny")
+
+
+def test_a_finished_run_is_loaded_from_the_cache_without_training():
+    cfg = tiny(epochs=1, checkpoint_epochs=(), eval_epochs=())
+    first = get_or_train(cfg, "cached", progress=False)
+
+    def crash(step, loss):
+        raise AssertionError("trained again")
+
+    again = get_or_train(cfg, "cached", progress=False, on_step=crash)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values(),
+                                                   strict=True))
+
+
+class Killed(RuntimeError):
+    pass
+
+
+def test_a_run_killed_mid_training_resumes_to_exactly_the_uninterrupted_weights():
+    cfg = tiny(epochs=4)  # 16 steps, EMA, warm-up + cosine, evaluation at epoch 2 in between
+    get_or_train(cfg, "straight", progress=False)
+
+    def kill_at_step_11(step, loss):
+        if step == 11:
+            raise Killed
+
+    with pytest.raises(Killed):
+        get_or_train(cfg, "killed", progress=False, save_every=3, on_step=kill_at_step_11)
+    assert (run_dir(cfg, "killed") / "last.pt").exists()
+    assert not (run_dir(cfg, "killed") / "final.pt").exists()
+    resumed = torch.load(run_dir(cfg, "killed") / "last.pt", weights_only=False)["step"]
+    assert resumed == 9
+    get_or_train(cfg, "killed", progress=False)
+    a, b = final_state(cfg, "straight"), final_state(cfg, "killed")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ma, mb = load_metrics(cfg, "straight"), load_metrics(cfg, "killed")
+    assert np.array_equal(ma["loss"], mb["loss"], equal_nan=True)
+
+
+def test_a_nan_loss_stops_the_run_with_an_error_naming_the_step(monkeypatch):
+    real_loss, calls = diffusion.loss, []
+
+    def poisoned(*args, **kwargs):
+        calls.append(1)
+        out = real_loss(*args, **kwargs)
+        return out * float("nan") if len(calls) == 5 else out
+
+    monkeypatch.setattr(training.diffusion, "loss", poisoned)
+    cfg = tiny(epochs=2, checkpoint_epochs=(), eval_epochs=())
+    with pytest.raises(NonFiniteLoss, match="step 5"):
+        get_or_train(cfg, "nan", progress=False)
+    assert not (run_dir(cfg, "nan") / "final.pt").exists()
