@@ -1,0 +1,24 @@
+"""Notebooks 02 -> 03 -> 04 run in a chain under the smoke profile: 03 and 04 find 02's model in the cache."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gdlib.runner import run_notebooks
+
+
+@pytest.mark.slow
+def test_notebooks_03_and_04_analyse_the_model_of_02_under_smoke(tmp_path):
+    results = run_notebooks(profile="smoke", only="02,03,04", output_dir=tmp_path, progress_bar=False)
+    assert [r.status for r in results] == ["ok", "ok", "ok"]
+    figures = {p.name for p in (tmp_path / "figures").glob("0[34]_*.png")}
+    assert {"03_fig2c_accuracy_pr.png", "03_fig2d_eigenspectra.png", "03_fig2efg_pca_projections.png", "03_umap.png",
+            "03_fig2b_persistence.png", "04_fig3_torus_tests.png", "04_fig8_wasserstein.png"} <= figures
+    for notebook, ids in (("03_representation", {"C1", "C2", "C3"}), ("04_torus_geometry", {"C4", "C5"})):
+        claims = json.loads((tmp_path / "claims" / f"{notebook}.json").read_text())["claims"]
+        assert {c["id"] for c in claims} == ids
+        assert all(c["holds"] is None and "smoke" in c["note"] for c in claims)  # smoke decides nothing
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "| C4 |" in report and "04_fig3_torus_tests.png" in report
