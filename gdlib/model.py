@@ -1,6 +1,8 @@
 """The conditional UNet of App. A.1 / Fig. 7, in the layout of dome272's Diffusion-Models-pytorch.
 
-``UNet(width=64)`` is the paper's network for 1-channel N x N images (N divisible by 8)::
+``UNet(width=64)`` is the paper's network for 1-channel N x N images (any N >= 8; sizes that are not
+multiples of 8, such as 12 or the 44 of the extended space, are padded on the right and bottom by
+replicating the edge, and the output is cropped back, so the three 2x poolings always divide)::
 
     inc   DoubleConv(1, 64)                                   N
     down1 Down(64, 128)   + sa1        "layer0"               N/2
@@ -190,9 +192,13 @@ class UNet(nn.Module):
                           sinusoidal_encoding(labels[:, 1], d, base)], dim=1)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """x: (B, C, N, N) with N divisible by 8; t: (B,) timesteps; labels: (B, 2) = (mu_x, mu_y)."""
-        if x.shape[-1] % 8 or x.shape[-2] % 8:
-            raise ValueError(f"image size {tuple(x.shape[-2:])} is not allowed: must be divisible by 8")
+        """x: (B, C, N, N), N >= 8; t: (B,) timesteps; labels: (B, 2) = (mu_x, mu_y)."""
+        height, width = x.shape[-2:]
+        if height < 8 or width < 8:
+            raise ValueError(f"image size {(height, width)} is not allowed: must be at least 8 x 8")
+        pad_h, pad_w = -height % 8, -width % 8
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         emb = self.embed(t, labels)
         x1 = self.inc(x)
         x2 = self.sa1(self.down1(x1, emb))
@@ -202,7 +208,7 @@ class UNet(nn.Module):
         x = self.sa4(self.up1(x4, x3, emb))
         x = self.sa5(self.up2(x, x2, emb))
         x = self.sa6(self.up3(x, x1, emb))
-        return self.outc(x)
+        return self.outc(x)[..., :height, :width]
 
 
 def module_name(layer: str) -> str:

@@ -102,8 +102,8 @@ class TrainConfig:
         object.__setattr__(self, "eval_epochs", tuple(sorted(set(self.eval_epochs))))
         if not isinstance(self.data, DatasetConfig):
             raise ValueError(f"data = {self.data!r} is not allowed: must be a DatasetConfig")
-        if self.data.n % 8:
-            raise ValueError(f"data.n = {self.data.n} is not allowed: the UNet needs N divisible by 8")
+        if self.data.n < 8:
+            raise ValueError(f"data.n = {self.data.n} is not allowed: the UNet needs N >= 8 (three 2x poolings)")
         check_int("width", self.width, 1)
         check_int("heads", self.heads, 1)
         if self.width % self.heads:

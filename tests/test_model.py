@@ -1,4 +1,4 @@
-"""The conditional UNet of App. A.1: shapes for N divisible by 8, conditioning, attention, layer capture."""
+"""The conditional UNet of App. A.1: shapes for any N >= 8, conditioning, attention, layer capture."""
 
 from __future__ import annotations
 
@@ -46,9 +46,20 @@ def test_the_paper_width_gives_the_fig7_channel_counts():
     assert 20e6 < sum(p.numel() for p in model.parameters()) < 26e6  # MEASURED.md: 23.3 M
 
 
-def test_image_sizes_not_divisible_by_8_are_refused():
-    with pytest.raises(ValueError, match="divisible by 8"):
-        UNet(width=8, heads=1)(*_inputs(1, 12))
+@pytest.mark.parametrize("n", [12, 20, 44])
+def test_sizes_not_divisible_by_8_are_padded_and_cropped_back(n):
+    model = UNet(width=8, heads=1)
+    x, t, labels = _inputs(2, n)
+    assert model(x, t, labels).shape == x.shape
+    with capture(model, ["layer4"]) as acts:
+        model(x, t, labels)
+    padded = n + (-n % 8)
+    assert acts["layer4"].shape == (2, 8, padded // 2, padded // 2)
+
+
+def test_images_smaller_than_8_are_refused():
+    with pytest.raises(ValueError, match="at least 8"):
+        UNet(width=8, heads=1)(*_inputs(1, 4))
 
 
 def test_dropped_attention_sites_become_identities_under_the_same_names():

@@ -51,7 +51,8 @@ def test_a_bad_config_value_raises_valueerror_naming_the_field(field, value):
 
 def test_image_sizes_the_unet_cannot_take_are_refused():
     with pytest.raises(ValueError, match="data.n"):
-        tiny(data=DatasetConfig(n=12, d=1.0))
+        tiny(data=DatasetConfig(n=4, d=1.0))
+    assert tiny(data=DatasetConfig(n=12, d=1.0)).data.n == 12  # padded inside the UNet
 
 
 def test_the_cache_key_is_a_deterministic_hash_of_every_field():
