@@ -36,7 +36,7 @@ import numpy as np
 from gdlib import images as img
 from gdlib.checks import check_choice, check_int, check_positive, check_range
 from gdlib.paths import atomic_write_bytes, data_dir
-from gdlib.regions import HoldOut, region_codes
+from gdlib.regions import Cross, HoldOut, region_codes
 
 CATEGORIES = ("2D", "rim", "1D", "0D")
 PAPER_MARGIN = 6.0  # App. C.1: a 44 x 44 latent canvas around the 32 x 32 frame
@@ -254,8 +254,6 @@ def composition_sets(n: int = 32, sigma: float = 1.0, d: float = 0.1, margin: fl
     The cross defaults to the paper's [13, 19] band scaled to N. Only the 2D data are held out; the
     stripes cover the full range of x and y (Fig. 4b).
     """
-    from gdlib.regions import Cross
-
     cross = Cross.scaled(n) if cross is None else cross
     sos = DatasetConfig(family="sos", n=n, sigma=sigma, d=d, margin=margin, holdout=cross)
     return {

@@ -14,7 +14,7 @@ from gdlib.claims import ClaimLog
 from gdlib.datasets import CATEGORIES, DatasetConfig, make_dataset
 from gdlib.overlap import neighbour_overlap
 from gdlib.paths import outputs_dir
-from gdlib.regions import Cross, Lesion, Square, region_codes
+from gdlib.regions import Cross, Lesion, Square
 
 # Colours of Fig. 9 e-h: green 2D SOS, blue 1D, yellow 0D, magenta 2D bumps; the rim is 2D (App. C.1).
 CATEGORY_COLOURS = {"2D": "tab:green", "rim": "darkgreen", "1D": "tab:blue", "0D": "gold"}
@@ -109,12 +109,6 @@ def plot_overlap_curves(ax: plt.Axes, sigmas: Sequence[float], increments: np.nd
     ax.set_ylabel(r"overlap $\|\sqrt{a b}\|_2 / \|a\|_2$")
     ax.legend(fontsize=7)
     return curves
-
-
-def region_counts(cfg: DatasetConfig, labels: np.ndarray) -> dict[int, int]:
-    """How many of ``labels`` fall in each region of the config's hold-out (a check for notebooks)."""
-    codes = region_codes(labels, cfg.holdout, cfg.n)
-    return {int(c): int(np.sum(codes == c)) for c in np.unique(codes)}
 
 
 def plot_mass_ratio(ax: plt.Axes, result, threshold: float) -> None:
