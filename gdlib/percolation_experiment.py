@@ -48,6 +48,7 @@ from gdlib import device as _device
 from gdlib import diffusion
 from gdlib.checks import check_choice, check_int, check_range
 from gdlib.datasets import DatasetConfig, grid_centres, make_dataset, nested_subsets, training_labels
+from gdlib.evaluation import accuracy
 from gdlib.images import darkness, render
 from gdlib.percolation import PercolationResult, largest_cluster_ratio
 from gdlib.spectrum import participation_ratio, pca_project
@@ -214,11 +215,11 @@ def _pct(v: float) -> str:
     return "-" if math.isnan(v) else f"{100 * v:.1f}%"
 
 
-def _accuracy_on(ev, mask: np.ndarray) -> float:
+def _accuracy_on(ev, mask: np.ndarray, n: int) -> float:
+    """Joint accuracy (App. A.3, the plane) of the evaluation samples selected by ``mask``; NaN for none."""
     if not mask.any():
         return float("nan")
-    ok = np.abs(ev.labels[mask] - ev.centres[mask]) < 1.0  # App. A.3 on the plane
-    return float(ok.all(axis=1).mean())
+    return accuracy(ev.labels[mask], ev.centres[mask], n).joint
 
 
 def collect_results(configs: Mapping[tuple[float, float], TrainConfig], name: str, threshold: float = 0.005,
@@ -235,7 +236,8 @@ def collect_results(configs: Mapping[tuple[float, float], TrainConfig], name: st
         train_loss, val_loss = final_losses(cfg, name, loss_timesteps_count, loss_seed)
         wall = load_metrics(cfg, name)["wall_s"]
         row = {"n_train": len(train), "steps": cfg.total_steps(len(train)), "accuracy": ev.accuracy,
-               "accuracy_seen": _accuracy_on(ev, seen), "accuracy_unseen": _accuracy_on(ev, ~seen),
+               "accuracy_seen": _accuracy_on(ev, seen, cfg.data.n),
+               "accuracy_unseen": _accuracy_on(ev, ~seen, cfg.data.n),
                "train_loss": train_loss, "val_loss": val_loss,
                "mass_ratio": largest_cluster_ratio(np.rint(train).astype(np.int64), sigma, threshold, cfg.data.n),
                "wall_s": float(np.nanmax(wall)) if len(wall) else np.nan}
