@@ -418,7 +418,7 @@ def generate_at(model: Model, mu_x: float, mu_y: float, name: str = MODEL_NAME, 
     out = diffusion.sample(cache[model.key], cfg.schedule(), np.array([[mu_x, mu_y]], dtype=np.float32), cfg.data.n,
                            method=cfg.sampler, steps=cfg.sample_steps, eta=cfg.eta, seed=seed)
     image = out.uint8()[0]
-    return image, estimate_centres(image, cfg.data.periodic)
+    return image, estimate_centres(image, cfg.data.periodic, family=cfg.data.family)
 
 
 def browser_figure(model: Model, mu_x: float, mu_y: float, image: np.ndarray, centre: np.ndarray) -> plt.Figure:

@@ -8,9 +8,14 @@ finding the centroid of the image." The paper does not define the two cases; our
 - **no bump**: the darkest pixel has ``a < NO_BUMP_DARKNESS`` (0.3). A bump of sigma >= 1 darkens
   its nearest pixel to at least exp(-1/8) = 0.88, and a bump of width sigma = 0.5 still to 0.61,
   whatever the sub-pixel position of its centre;
-- **more than one bump**: the pixels with ``a > 0.5 * max(a)`` (the half-maximum region of the
-  darkest spot) form more than one connected component, with 8-connectivity (diagonal
-  neighbours touch), and on periodic data components that touch across an edge are merged;
+- **more than one bump**: the half-maximum region of the darkest spot forms more than one
+  connected component, with 8-connectivity (diagonal neighbours touch), and on periodic data
+  components that touch across an edge are merged. The spot is the bump itself for bumps, so its
+  half maximum is ``a > 0.5 * max(a)``; for an SOS the spot is the crossing, which rises from the
+  stripes' darkness (half of the crossing's, Sec. 2) to the peak, so its half maximum is
+  ``a > 0.75 * max(a)``. (At 0.5 the stripes themselves sit on the threshold: a generated SOS whose
+  stripes are a shade too dark or broken counted as "several bumps" and got the centroid, near the
+  canvas centre, instead of its correct crossing.) :data:`SPOT_BASE` holds the two levels;
 - **centroid**: the darkness-weighted mean pixel position; on periodic data the circular mean
   (each axis mapped to an angle 2 pi x / N), returned in (0, N]. A blank image (all white) gives
   the canvas centre (N + 1) / 2.
@@ -27,8 +32,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from gdlib.checks import check_choice
+
 NO_BUMP_DARKNESS = 0.3
 HALF_MAX = 0.5
+#: Darkness around the spot whose centre is sought, as a fraction of the peak: none around a bump; the
+#: stripes (half the crossing's darkness, Sec. 2) around an SOS crossing.
+SPOT_BASE = {"bump": 0.0, "sos": 0.5}
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 #: How a centre was found: the darkest pixel, or the centroid because there was no bump or several.
@@ -93,13 +103,23 @@ def centroid(a: np.ndarray, periodic: bool = False) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def estimate_centres(images: np.ndarray, periodic: bool = False,
-                     return_method: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def half_max_level(family: str) -> float:
+    """Fraction of the peak darkness above which a pixel belongs to the spot's half-maximum region:
+    0.5 for a bump, 0.75 for an SOS crossing (halfway between its stripes' level and its peak)."""
+    check_choice("family", family, tuple(SPOT_BASE))
+    base = SPOT_BASE[family]
+    return base + HALF_MAX * (1.0 - base)
+
+
+def estimate_centres(images: np.ndarray, periodic: bool = False, return_method: bool = False,
+                     family: str = "bump") -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Estimated (mu_x, mu_y) of each image (App. A.3): float64 (M, 2), pixel coordinates 1..N.
 
     ``images``: (M, N, N) or (N, N) on the uint8 scale (0 black .. 255 white; floats allowed).
+    ``family``: "bump" or "sos", the spot whose half maximum decides "several bumps" (module docstring).
     With ``return_method`` also the int array of how each centre was found (DARKEST, NO_BUMP, SEVERAL).
     """
+    level = half_max_level(family)
     a = darkness(images)
     single = a.ndim == 2
     if single:
@@ -113,7 +133,7 @@ def estimate_centres(images: np.ndarray, periodic: bool = False,
     for i in range(m):
         if peak[i] < NO_BUMP_DARKNESS:
             method[i] = NO_BUMP
-        elif count_blobs(a[i] > HALF_MAX * peak[i], periodic) > 1:
+        elif count_blobs(a[i] > level * peak[i], periodic) > 1:
             method[i] = SEVERAL
         else:
             continue
@@ -184,6 +204,7 @@ def accuracy(labels: np.ndarray, centres: np.ndarray, n: int | None = None, peri
 
 def score_images(images: np.ndarray, labels: np.ndarray, n: int, periodic: bool = False,
                  regions: np.ndarray | None = None,
-                 region_names: Mapping[int, str] | None = None) -> Accuracy | dict[str, Accuracy]:
-    """Estimate the centres of uint8-scale images and score them against ``labels`` (Eq. 1)."""
-    return accuracy(labels, estimate_centres(images, periodic), n, periodic, regions, region_names)
+                 region_names: Mapping[int, str] | None = None, family: str = "bump"
+                 ) -> Accuracy | dict[str, Accuracy]:
+    """Estimate the centres of uint8-scale images of ``family`` and score them against ``labels`` (Eq. 1)."""
+    return accuracy(labels, estimate_centres(images, periodic, family=family), n, periodic, regions, region_names)

@@ -306,16 +306,23 @@ def sample_and_score(model: torch.nn.Module, cfg: TrainConfig, epoch: int | str 
     """App. A.3: sample the N*N integer centres with the config's sampler, estimate centres, score,
     and keep ``layers``' activations at the last denoising step. The seed depends on the config's seed
     only, so every checkpoint is sampled from the same noise."""
-    n, periodic = cfg.data.n, cfg.data.periodic
+    n = cfg.data.n
     labels = evaluation_grid(n)
     out = diffusion.sample(model, cfg.schedule(), labels, n, method=cfg.sampler, steps=cfg.sample_steps,
                            eta=cfg.eta, seed=cfg.seed + 12345, batch_size=cfg.sample_batch_size,
                            capture=layers, progress=progress)
-    images = out.uint8()
-    centres = estimate_centres(images, periodic)
+    return scored(cfg, epoch, out.uint8(), labels,
+                  {k: v.numpy().astype(np.float32) for k, v in out.activations.items()})
+
+
+def scored(cfg: TrainConfig, epoch: int | str, images: np.ndarray, labels: np.ndarray,
+           activations: dict[str, np.ndarray]) -> Evaluation:
+    """The :class:`Evaluation` of generated ``images`` at ``labels``: centres estimated (App. A.3) for the
+    config's family, then Eq. 1."""
+    n, periodic = cfg.data.n, cfg.data.periodic
+    centres = estimate_centres(images, periodic, family=cfg.data.family)
     acc = accuracy(labels, centres, n, periodic)
-    return Evaluation(epoch, images, labels, centres, acc.joint, acc.x, acc.y,
-                      {k: v.numpy().astype(np.float32) for k, v in out.activations.items()})
+    return Evaluation(epoch, images, labels, centres, acc.joint, acc.x, acc.y, activations)
 
 
 def _save_evaluation(path: Path, ev: Evaluation) -> None:
@@ -326,12 +333,12 @@ def _save_evaluation(path: Path, ev: Evaluation) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _load_evaluation(path: Path, epoch: int | str) -> Evaluation:
+def _load_evaluation(path: Path, cfg: TrainConfig, epoch: int | str) -> Evaluation:
+    # Centres and accuracy are recomputed from the stored samples (milliseconds), so a cached evaluation
+    # always follows the current centre estimator (App. A.3) rather than the one it was sampled under.
     with np.load(path) as z:
-        acc = z["accuracy"]
         acts = {k[4:]: z[k] for k in z.files if k.startswith("act_")}
-        return Evaluation(epoch, z["images"], z["labels"], z["centres"], float(acc[0]), float(acc[1]),
-                          float(acc[2]), acts)
+        return scored(cfg, epoch, z["images"], z["labels"], acts)
 
 
 def evaluate(cfg: TrainConfig, name: str, epoch: int | str = "final", layers: tuple[str, ...] = ("layer4",),
@@ -340,7 +347,7 @@ def evaluate(cfg: TrainConfig, name: str, epoch: int | str = "final", layers: tu
     ``eval_*.npz`` when cached with the requested layers, else sampled (and cached)."""
     path = _eval_path(cfg, name, epoch)
     if cache and path.exists():
-        ev = _load_evaluation(path, epoch)
+        ev = _load_evaluation(path, cfg, epoch)
         if all(layer in ev.activations for layer in layers):
             return ev
     ev = sample_and_score(load_checkpoint(cfg, name, epoch), cfg, epoch, layers, progress)
@@ -552,7 +559,7 @@ def train(cfg: TrainConfig, name: str, progress: bool | None = None,
                      "wall_s": round(time.perf_counter() - t_start + wall_before, 2)})
         _write_metrics(folder / "metrics.csv", rows)
     else:
-        ev = _load_evaluation(_eval_path(cfg, name, final_epoch), "final")
+        ev = _load_evaluation(_eval_path(cfg, name, final_epoch), cfg, "final")
     _save_evaluation(_eval_path(cfg, name, "final"), ev)
     save_weights(checkpoint_path(cfg, name, "final"), "final")
     last.unlink(missing_ok=True)
@@ -576,6 +583,6 @@ def describe(cfg: TrainConfig, n_images: int | None = None) -> str:
 
 __all__ = [
     "TrainConfig", "Evaluation", "NonFiniteLoss", "get_or_train", "train", "load_checkpoint", "load_metrics",
-    "evaluate", "sample_and_score", "layer_activations", "saved_epochs", "run_dir", "checkpoint_path",
+    "evaluate", "sample_and_score", "scored", "layer_activations", "saved_epochs", "run_dir", "checkpoint_path",
     "is_trained", "equal_batches_epochs", "with_equal_batches", "final_state", "describe", "finished_runs",
 ]

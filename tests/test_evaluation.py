@@ -7,6 +7,7 @@ import pytest
 
 from gdlib.evaluation import (
     DARKEST,
+    HALF_MAX,
     NO_BUMP,
     SEVERAL,
     accuracy,
@@ -15,6 +16,7 @@ from gdlib.evaluation import (
     darkness,
     distance,
     estimate_centres,
+    half_max_level,
     score_images,
 )
 from gdlib.images import render
@@ -119,3 +121,33 @@ def test_accuracy_per_region_uses_the_given_codes_and_names():
 def test_periodic_distance_needs_the_canvas_size():
     with pytest.raises(ValueError, match="n"):
         distance(np.zeros(1), np.ones(1), periodic=True)
+
+
+def test_an_sos_with_slightly_dark_broken_stripes_is_found_at_its_crossing():
+    # SOS stripes carry half the crossing's darkness (Sec. 2), so they sit on the bump rule's half maximum:
+    # a generated sample whose stripes are a shade darker and broken has several "bumps" under that rule
+    # and would get the centroid; the SOS rule takes the half maximum of the crossing above its stripes.
+    mu = np.array([[4.0, 12.0]])
+    a = 1.04 * darkness(render("sos", mu[:, 0], mu[:, 1], N, quantize=False))[0]  # stripes 0.52
+    a = np.minimum(a, 1.0)
+    a[:, 8] = np.minimum(a[:, 8], 0.2)  # the horizontal stripe broken at x = 9
+    img = 255.0 * (1.0 - a)
+    assert count_blobs(a > HALF_MAX * a.max()) > 1
+    bump_centre, bump_method = estimate_centres(img, return_method=True, family="bump")
+    sos_centre, sos_method = estimate_centres(img, return_method=True, family="sos")
+    assert bump_method == SEVERAL and accuracy(mu, bump_centre[None], N).joint == 0.0
+    assert sos_method == DARKEST and sos_centre.tolist() == [4.0, 12.0]
+    assert half_max_level("bump") == 0.5 and half_max_level("sos") == 0.75
+
+
+def test_formula_images_of_both_families_are_found_exactly_by_their_own_rule():
+    grid = evaluation_grid(N)
+    for family in ("bump", "sos"):
+        images = render(family, grid[:, 0], grid[:, 1], N)
+        centres, method = estimate_centres(images, return_method=True, family=family)
+        assert (method == DARKEST).all() and np.array_equal(centres, grid)
+
+
+def test_an_unknown_family_is_refused_by_name():
+    with pytest.raises(ValueError, match="family"):
+        estimate_centres(np.zeros((N, N)), family="stripes")

@@ -168,3 +168,19 @@ def test_a_nan_loss_stops_the_run_with_an_error_naming_the_step(monkeypatch):
     with pytest.raises(NonFiniteLoss, match="step 5"):
         get_or_train(cfg, "nan", progress=False)
     assert not (run_dir(cfg, "nan") / "final.pt").exists()
+
+
+def test_a_cached_evaluation_is_rescored_with_the_current_centre_estimator():
+    # eval_*.npz keeps the samples; centres and accuracy are recomputed on load (App. A.3), so a cache
+    # written under an older estimator cannot carry its numbers into a notebook.
+    cfg = tiny(epochs=1, checkpoint_epochs=(), eval_epochs=())
+    get_or_train(cfg, "rescored", progress=False)
+    path = run_dir(cfg, "rescored") / "eval_final.npz"
+    with np.load(path) as z:
+        stored = {k: z[k] for k in z.files}
+    truth = evaluate(cfg, "rescored", "final", layers=())
+    stored["centres"] = stored["centres"] + 5.0  # stale centres and accuracy
+    stored["accuracy"] = np.array([0.123, 0.123, 0.123])
+    np.savez(path, **stored)
+    again = evaluate(cfg, "rescored", "final", layers=())
+    assert np.array_equal(again.centres, truth.centres) and again.accuracy == truth.accuracy
