@@ -173,6 +173,19 @@ def test_every_training_set_of_the_quick_sweep_is_non_empty_and_avoids_its_held_
         assert not (m.scoring.codes(labels, m.data.n) > 0).any(), m.key
 
 
+def test_bump_steps_lengthen_only_the_bump_models_so_compared_models_stay_equal():
+    base = TrainConfig(width=16, heads=1, attention_resolutions=(2, 4, 8), steps=10)
+    models = comp.experiment_models(base, n=QUICK_N, d=0.25, keep_fractions=[1.0, 0.2], lesion_widths=[0.5, 4.0],
+                                    square_widths=[3.0, 6.0], bump_steps=25)
+    steps = {m.key: m.config.steps for m in models}
+    assert {k for k, v in steps.items() if v == 25} == {
+        "bump+stripes 100%", "bump+stripes 20%", "bump interior W=3", "bump interior W=6", "bump exterior W=3",
+        "bump exterior W=6"}
+    assert all(v == 10 for k, v in steps.items() if comp.by_key(models)[k].data.family == "sos")
+    with pytest.raises(ValueError, match="bump_steps"):
+        comp.experiment_models(base, n=QUICK_N, d=0.25, bump_steps=0)
+
+
 def test_repeated_sweep_values_are_refused():
     with pytest.raises(ValueError, match="must not repeat"):
         comp.experiment_models(TrainConfig(), n=QUICK_N, d=0.25, lesion_widths=[1.0, 1.0])

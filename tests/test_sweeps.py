@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from multiprocessing import get_context
 
 import pytest
 from filelock import FileLock
 
 from gdlib.datasets import DatasetConfig
-from gdlib.sweeps import SlurmOptions, lock_path, run_sweep, train_job
+from gdlib.sweeps import SlurmOptions, expected_work, lock_path, run_sweep, train_job
 from gdlib.training import TrainConfig, is_trained
 
 
@@ -72,3 +73,14 @@ def test_a_failing_config_is_reported_and_the_others_finish(tmp_path, monkeypatc
 def test_bad_executor_is_named():
     with pytest.raises(ValueError, match=r"^executor = 'mpi' is not allowed"):
         run_sweep([], "x", executor="mpi")
+
+
+def test_expected_work_grows_with_steps_batch_padded_canvas_and_width():
+    base = TrainConfig(data=DatasetConfig(n=8, d=1.0), width=8, heads=1, steps=100, batch_size=16)
+    w = expected_work(base)
+    assert expected_work(replace(base, steps=300)) == 3 * w
+    assert expected_work(replace(base, batch_size=64)) == 4 * w
+    assert expected_work(replace(base, width=16)) == 4 * w
+    # N = 12 is padded to 16 inside the UNet, so it costs as much as N = 16
+    assert expected_work(replace(base, data=DatasetConfig(n=12, d=1.0))) == expected_work(
+        replace(base, data=DatasetConfig(n=16, d=1.0))) == 4 * w
