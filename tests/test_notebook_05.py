@@ -29,7 +29,10 @@ def parameters() -> dict:
 def test_the_committed_parameters_cell_holds_the_quick_values_and_the_sweep_executor():
     p = parameters()
     assert p["PROFILE"] == "quick" and p["OUTPUT_DIR"] == "../outputs" and p["INTERACTIVE"] is True
-    assert (p["EXECUTOR"], p["WORKERS"], p["SLURM_PARTITION"]) == ("local", 2, "")
+    # quick trains two one-thread models at once on two cores; smoke (tests) and full (one GPU) one at a time
+    assert (p["EXECUTOR"], p["WORKERS"], p["SLURM_PARTITION"]) == ("processes", 2, "")
+    assert load_profile("smoke")["05_composition"]["EXECUTOR"] == load_profile("full")["05_composition"]["EXECUTOR"] \
+        == "local"
     assert {"SLURM_TIME_MIN", "SLURM_GPUS", "ARRAY_PARALLELISM"} <= set(p)
     assert p["N"] in (8, 16)
     # every profile section names only parameters the notebook declares
