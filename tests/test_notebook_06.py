@@ -21,7 +21,10 @@ def test_the_committed_parameters_cell_holds_the_quick_values_and_the_sweep_exec
     namespace: dict = {}
     exec(params[0].source, namespace)
     assert namespace["PROFILE"] == "quick" and namespace["OUTPUT_DIR"] == "../outputs"
-    assert namespace["INTERACTIVE"] is True and namespace["EXECUTOR"] == "local"
+    # quick trains two one-thread models at once on two cores; smoke (tests) and full (one GPU) one at a time
+    assert namespace["INTERACTIVE"] is True and namespace["EXECUTOR"] == "processes"
+    assert load_profile("smoke")["06_sample_efficiency"]["EXECUTOR"] == "local"
+    assert load_profile("full")["06_sample_efficiency"]["EXECUTOR"] == "local"
     assert set(SWEEP_PARAMETERS) <= set(namespace)
     assert len(namespace["SIZES"]) >= 3 and len(namespace["PERCENTS"]) >= 3
     for profile in ("smoke", "quick", "full"):
