@@ -96,15 +96,16 @@ class Model:
 def experiment_models(base: TrainConfig, n: int, sigma: float = 1.0, d: float = 0.1, margin: float = PAPER_MARGIN,
                       cross: Cross | None = None, keep_fractions: Sequence[float] = (1.0,),
                       lesion_widths: Sequence[float] = (), square_widths: Sequence[float] = (),
-                      square_kinds: Iterable[tuple[str, str]] = SQUARE_KINDS, bump_steps: int | None = None
-                      ) -> list[Model]:
+                      square_kinds: Iterable[tuple[str, str]] = SQUARE_KINDS, bump_steps: int | None = None,
+                      model_steps: Mapping[str, int] | None = None) -> list[Model]:
     """Every model of notebook 05, in the order of the notebook, from the training template ``base``
     (its ``data`` is replaced; everything else, the training length included, is shared).
 
     ``bump_steps``: when given, the models whose 2D images are bumps (bump + stripes, bump squares) train
     for that many optimiser steps instead of ``base.steps``: bumps are learnt later than SOS (a bump darkens
     a few pixels, an SOS whole rows and columns). Every claim compares models of one family, so models
-    compared with each other still train equally long.
+    compared with each other still train equally long. ``model_steps`` (model key -> steps) overrides both
+    for single models, e.g. the two 1D stripe models, which learn late.
 
     ``cross`` defaults to the paper's [13, 19] scaled to N (:meth:`Cross.scaled`); ``margin`` is the
     extended space's (the paper's 6 by default, see the module docstring). Lesion and square widths are in
@@ -143,7 +144,12 @@ def experiment_models(base: TrainConfig, n: int, sigma: float = 1.0, d: float = 
     keys = [m.key for m in models]
     if len(set(keys)) != len(keys):
         raise ValueError(f"keep_fractions, lesion_widths and square_widths must not repeat a value: {keys}")
-    return models
+    model_steps = dict(model_steps or {})
+    for key, steps in model_steps.items():
+        check_choice("model_steps key", key, keys)
+        check_int(f"model_steps[{key!r}]", steps, 1)
+    return [replace(m, config=replace(m.config, steps=model_steps[m.key])) if m.key in model_steps else m
+            for m in models]
 
 
 def select(models: Sequence[Model], experiment: str, **match) -> list[Model]:

@@ -186,6 +186,19 @@ def test_bump_steps_lengthen_only_the_bump_models_so_compared_models_stay_equal(
         comp.experiment_models(base, n=QUICK_N, d=0.25, bump_steps=0)
 
 
+def test_model_steps_override_single_models_by_key_and_refuse_unknown_keys():
+    base = TrainConfig(width=16, heads=1, attention_resolutions=(2, 4, 8), steps=10)
+    models = comp.experiment_models(base, n=QUICK_N, d=0.25, bump_steps=25, model_steps={"1D": 40, "1D + rim": 40})
+    steps = {m.key: m.config.steps for m in models}
+    assert steps["1D"] == steps["1D + rim"] == 40 and steps["2D"] == steps["2D+1D"] == 10
+    assert steps["bump+stripes 100%"] == 25
+    assert comp.by_key(models)["1D"].data.include == ("1D", "0D")  # only the length changes
+    with pytest.raises(ValueError, match="model_steps key"):
+        comp.experiment_models(base, n=QUICK_N, d=0.25, model_steps={"3D": 40})
+    with pytest.raises(ValueError, match="model_steps"):
+        comp.experiment_models(base, n=QUICK_N, d=0.25, model_steps={"1D": 0})
+
+
 def test_repeated_sweep_values_are_refused():
     with pytest.raises(ValueError, match="must not repeat"):
         comp.experiment_models(TrainConfig(), n=QUICK_N, d=0.25, lesion_widths=[1.0, 1.0])
