@@ -113,14 +113,7 @@ def experiment_models(base: TrainConfig, n: int, sigma: float = 1.0, d: float = 
     """
     cross = Cross.scaled(n) if cross is None else cross
     sets = composition_sets(n=n, sigma=sigma, d=d, margin=margin, cross=cross)
-    if bump_steps is not None:
-        check_int("bump_steps", bump_steps, 1)
-
-    def train(data: DatasetConfig) -> TrainConfig:
-        if data.family == "bump" and bump_steps is not None:
-            return replace(base, data=data, steps=bump_steps)
-        return replace(base, data=data)
-
+    train = lambda data: replace(base, data=data)
     models = [Model(key, "sos", key, train(sets[name]), cross, learnt_metric="either" if key == "1D" else "joint")
               for key, name in SOS_MODELS.items()]
     models.append(Model(RIM_MODEL[0], "rim", RIM_MODEL[0], train(sets[RIM_MODEL[1]]), cross,
@@ -144,10 +137,15 @@ def experiment_models(base: TrainConfig, n: int, sigma: float = 1.0, d: float = 
     keys = [m.key for m in models]
     if len(set(keys)) != len(keys):
         raise ValueError(f"keep_fractions, lesion_widths and square_widths must not repeat a value: {keys}")
+    # training lengths, in one place: model_steps by key, else bump_steps for bump models, else base.steps
+    if bump_steps is not None:
+        check_int("bump_steps", bump_steps, 1)
     model_steps = dict(model_steps or {})
     for key, steps in model_steps.items():
         check_choice("model_steps key", key, keys)
         check_int(f"model_steps[{key!r}]", steps, 1)
+    if bump_steps is not None:
+        model_steps = {m.key: bump_steps for m in models if m.data.family == "bump"} | model_steps
     return [replace(m, config=replace(m.config, steps=model_steps[m.key])) if m.key in model_steps else m
             for m in models]
 

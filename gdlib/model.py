@@ -53,6 +53,12 @@ LAYERS: dict[str, str] = {
 ALL_ATTENTION = (1, 2, 4, 8)
 
 
+def padded_size(n: int) -> int:
+    """The side the UNet computes on for an input of side ``n``: ``n`` rounded up to a multiple of 8 (three
+    2x poolings); the extra rows and columns are edge padding, cropped from the output."""
+    return n + (-n % 8)
+
+
 def sinusoidal_encoding(values: torch.Tensor, dim: int, base: float = 10000.0) -> torch.Tensor:
     """(B,) -> (B, dim): ``[sin(v w_i), cos(v w_i)]`` with ``w_i = base ** (-2 i / dim)``.
 
@@ -196,7 +202,7 @@ class UNet(nn.Module):
         height, width = x.shape[-2:]
         if height < 8 or width < 8:
             raise ValueError(f"image size {(height, width)} is not allowed: must be at least 8 x 8")
-        pad_h, pad_w = -height % 8, -width % 8
+        pad_h, pad_w = padded_size(height) - height, padded_size(width) - width
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         emb = self.embed(t, labels)

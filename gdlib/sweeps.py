@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from gdlib.checks import check_choice, check_int
 from gdlib.device import usable_cores
+from gdlib.model import padded_size
 from gdlib.paths import outputs_dir
 from gdlib.training import TrainConfig, get_or_train, is_trained, run_dir
 
@@ -112,7 +113,7 @@ def train_job(cfg: TrainConfig, name: str, outputs: str | None = None) -> tuple[
 def expected_work(cfg: TrainConfig) -> int:
     """A rough relative cost of training ``cfg``, for ordering a sweep's jobs (longest first): optimiser
     steps (epochs when no step count is set) x batch x pixels of the padded canvas x width^2."""
-    n_pad = -(-cfg.data.n // 8) * 8  # the UNet pads N to a multiple of 8
+    n_pad = padded_size(cfg.data.n)
     return (cfg.steps or cfg.epochs) * cfg.batch_size * n_pad * n_pad * cfg.width * cfg.width
 
 

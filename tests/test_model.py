@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from gdlib import device
-from gdlib.model import LAYERS, SelfAttention, UNet, capture, sinusoidal_encoding
+from gdlib.model import LAYERS, SelfAttention, UNet, capture, padded_size, sinusoidal_encoding
 
 device.setup(threads=1)  # tiny models: one thread beats two contended ones
 
@@ -159,3 +159,7 @@ def test_channels_last_model_gives_the_same_prediction():
         ref = model(x, t, labels)
         out = device.prepare_model(model, "cpu")(x, t, labels)
     assert torch.allclose(ref, out, atol=1e-5)
+
+
+def test_the_unet_computes_on_n_rounded_up_to_a_multiple_of_8():
+    assert [padded_size(n) for n in (8, 12, 16, 17, 32, 44)] == [8, 16, 16, 24, 32, 48]
