@@ -19,9 +19,13 @@ Conventions (where the paper is silent, our choice):
 - 2D and rim samples are drawn with the dataset's family (bump or SOS); 1D and 0D samples are the
   stripes of the SOS formula, for both families: the 2D bump + 1D stripe set of Sec. 3.2 keeps the
   same stripes as the 2D + 1D SOS set (Fig. 9h).
-- ``keep_fraction`` subsamples the in-distribution 2D samples with a seeded permutation of the grid,
-  keeping its first round(fraction * count) entries: subsets with the same seed are nested, and
-  identical for every sigma (the percolation sets of Sec. 3.3 and the subsampling of Fig. 4g, Fig. 5).
+- ``keep_fraction`` subsamples the in-distribution images drawn with the family's formula (categories
+  2D and rim: every bump image of a bump set, the partly visible ones of the rim included, so that "20% of
+  the bumps" of Fig. 4g means 20% of all bump images) with a seeded permutation, keeping its first
+  round(fraction * count) entries: subsets with the same seed are nested, and identical for every sigma
+  (the percolation sets of Sec. 3.3 and the subsampling of Fig. 4g, Fig. 5). The stripes (1D, 0D) are kept.
+- Held out: the 2D and rim samples whose centre lies in a region of the hold-out; the 1D and 0D stripes
+  never are (their region code is 0), since the paper keeps them over the full range (Fig. 4b).
 """
 
 from __future__ import annotations
@@ -200,14 +204,18 @@ def _render(labels: np.ndarray, category: np.ndarray, cfg: DatasetConfig, chunk:
     return out
 
 
+FORMULA_CATEGORIES = (CATEGORIES.index("2D"), CATEGORIES.index("rim"))  # drawn with the family's formula
+
+
 def _split_masks(cfg: DatasetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """All grid centres with their category and region, and the masks of included and training samples."""
     labels = grid_centres(cfg)
     category = categorise(labels, cfg)
     included = np.isin(category, [CATEGORIES.index(c) for c in cfg.include])
-    region = region_codes(labels, cfg.holdout, cfg.n)
-    in_dist_2d = (category == 0) & (region == 0) & included
-    kept = _subsample_mask(in_dist_2d, cfg.keep_fraction, cfg.subsample_seed) | (included & (category != 0))
+    formula = np.isin(category, FORMULA_CATEGORIES)
+    region = np.where(formula, region_codes(labels, cfg.holdout, cfg.n), 0).astype(np.int8)
+    candidates = formula & (region == 0) & included
+    kept = _subsample_mask(candidates, cfg.keep_fraction, cfg.subsample_seed) | (included & ~formula)
     return labels, category, region, included, kept & (region == 0)
 
 
@@ -240,6 +248,28 @@ def training_labels(cfg: DatasetConfig) -> np.ndarray:
     return labels[train]
 
 
+def kept_fraction(cfg: DatasetConfig) -> float:
+    """Training images drawn with the family's formula (2D and rim) over all such in-distribution images:
+    ``keep_fraction`` up to rounding (the share of bump images a subsampled bump set keeps)."""
+    labels, category, region, included, train = _split_masks(cfg)
+    formula = np.isin(category, FORMULA_CATEGORIES)
+    candidates = formula & (region == 0) & included
+    return float((train & formula).sum() / max(1, candidates.sum()))
+
+
+def centred_in_holdout(cfg: DatasetConfig, into_rim: bool = True) -> int:
+    """Training images drawn with the family's formula (2D or rim) whose centre lies in a held-out region;
+    with ``into_rim`` the regions are taken to extend beyond the frame (the rim images centred in a band's
+    extension count). 0 for every set built with the defaults; the rim images a frame-only cross lets in
+    otherwise."""
+    if cfg.holdout is None:
+        return 0
+    labels, category, _, _, train = _split_masks(cfg)
+    holdout = replace(cfg.holdout, into_rim=True) if into_rim and hasattr(cfg.holdout, "into_rim") else cfg.holdout
+    inside = region_codes(labels, holdout, cfg.n) > 0
+    return int((train & np.isin(category, FORMULA_CATEGORIES) & inside).sum())
+
+
 def nested_subsets(cfg: DatasetConfig, fractions: list[float]) -> dict[float, DatasetConfig]:
     """The percolation sets of Sec. 3.3: one config per lambda with the same seed, so each contains the smaller."""
     for lam in fractions:
@@ -251,8 +281,8 @@ def composition_sets(n: int = 32, sigma: float = 1.0, d: float = 0.1, margin: fl
                      cross: HoldOut | None = None) -> dict[str, DatasetConfig]:
     """The training sets of Sec. 3.2 and App. C.1-C.2 (Fig. 4 a-b, Fig. 9 e-h, Fig. 10 a, d).
 
-    The cross defaults to the paper's [13, 19] band scaled to N. Only the 2D data are held out; the
-    stripes cover the full range of x and y (Fig. 4b).
+    The cross defaults to the paper's [13, 19] band scaled to N, extending into the rim (:class:`Cross`).
+    Only the 2D and rim data are held out; the stripes cover the full range of x and y (Fig. 4b).
     """
     cross = Cross.scaled(n) if cross is None else cross
     sos = DatasetConfig(family="sos", n=n, sigma=sigma, d=d, margin=margin, holdout=cross)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,8 +11,10 @@ import pytest
 from gdlib.datasets import (
     CATEGORIES,
     DatasetConfig,
+    centred_in_holdout,
     composition_sets,
     grid_axis,
+    kept_fraction,
     make_dataset,
     nested_subsets,
     training_labels,
@@ -122,10 +125,14 @@ def test_cross_holdout_sizes_match_the_geometry():
     assert counts[1] == counts[2] == 61 * 259  # vertical and horizontal parts
 
 
-def test_cross_region_codes_name_the_parts():
-    cross = Cross(13, 19)
-    codes = cross.codes(np.array([[16, 5], [5, 16], [16, 16], [5, 5], [16, -3]]), 32)
-    assert [cross.parts.get(int(c), "in") for c in codes] == ["vertical", "horizontal", "intersection", "in", "in"]
+def test_cross_region_codes_name_the_parts_and_the_bands_reach_into_the_rim_unless_told_not_to():
+    labels = np.array([[16, 5], [5, 16], [16, 16], [5, 5], [16, -3]])
+    codes = Cross(13, 19).codes(labels, 32)
+    names = [Cross.parts.get(int(c), "in") for c in codes]
+    assert names == ["vertical", "horizontal", "intersection", "in", "vertical"]
+    frame_only = Cross(13, 19, into_rim=False).codes(labels, 32)
+    assert [Cross.parts.get(int(c), "in") for c in frame_only][-1] == "in"
+    assert Cross.centred(32) == Cross(13.0, 19.0) and Cross.centred(16) == Cross(5.0, 11.0)
 
 
 def test_evaluation_grid_is_the_integer_centres():
@@ -173,12 +180,25 @@ def test_subsampling_is_seeded_and_nested_and_identical_across_sigma():
     assert {tuple(p) for p in training_labels(reseeded)} != labels[0.2]
 
 
-def test_subsampling_keeps_stripes_and_only_thins_in_distribution_2d():
+def test_subsampling_keeps_stripes_and_thins_every_bump_image_the_rim_included():
     cfg = composition_sets(n=32, d=1.0)["2D bump + 1D stripes"]
     full = make_dataset(cfg).counts()
-    thin = make_dataset(DatasetConfig(**{**cfg.to_dict(), "holdout": cfg.holdout, "keep_fraction": 0.2})).counts()
-    assert thin["1D"] == full["1D"] and thin["0D"] == full["0D"] and thin["rim"] == full["rim"]
-    assert thin["2D"] == round(0.2 * full["2D"])
+    thin = make_dataset(replace(cfg, keep_fraction=0.2)).counts()
+    assert thin["1D"] == full["1D"] and thin["0D"] == full["0D"]
+    assert thin["2D"] + thin["rim"] == round(0.2 * (full["2D"] + full["rim"]))
+    assert 0 < thin["rim"] < full["rim"]
+    assert kept_fraction(replace(cfg, keep_fraction=0.2)) == pytest.approx(0.2, abs=1e-3)
+
+
+def test_no_training_image_is_centred_in_a_held_out_band_or_its_extension_but_stripes_cover_the_band():
+    sets = composition_sets(n=16, d=0.25, cross=Cross.centred(16))
+    for name, cfg in sets.items():
+        assert centred_in_holdout(cfg) == 0, name
+    labels = training_labels(sets["2D+1D SOS"])
+    in_band = (labels[:, 0] >= 5) & (labels[:, 0] <= 11)
+    assert (in_band & ((labels[:, 1] < -3.7) | (labels[:, 1] > 16 + 3.7))).any()  # 1D stripes at held-out x
+    leaky = composition_sets(n=16, d=0.25, cross=Cross.scaled(16, into_rim=False))["2D+1D SOS"]
+    assert centred_in_holdout(leaky) == 832  # the rim images a frame-only cross lets in (the first version's)
 
 
 def test_heldout_split_is_the_complement():
