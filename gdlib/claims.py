@@ -1,10 +1,29 @@
-"""The reproduction report: claim checks and figures recorded by the notebooks.
+"""The reproduction report: claim checks measured beside their controls, and the figures of each notebook.
 
-A notebook makes one :class:`ClaimLog`, records each claim check with :meth:`ClaimLog.check`
-(the criterion is fixed in the notebook before the measurement is made) and each saved figure with
-:meth:`ClaimLog.figure`. Both land in ``outputs/claims/<notebook>.json`` (rewritten atomically after
-every record, so a crash leaves the checks made so far). :func:`assemble_report` turns every
-notebook's file plus ``outputs/runs.csv`` into ``outputs/REPORT.md``.
+A notebook makes one :class:`ClaimLog` (which clears that notebook's old records, so a crash never
+leaves the last run's verdicts in the report) and records each claim with :meth:`ClaimLog.check`.
+A check is the paper's statement and a criterion fixed in the notebook before the measurement, applied
+by one function to every row:
+
+- the **model** (role ``"model"``): what the claim is about;
+- **controls** (role ``"control"``): generators or representations that learned nothing (an untrained
+  network, isotropic noise, a blank generator, one that copies the nearest training image, a null world
+  built from synthetic numbers) and, where the statement is that the model *fails* at something, a
+  positive control (the formula's own image at every requested centre, which does not fail). The
+  criterion must come out false on every control, or it is not evidence;
+- **references** (role ``"reference"``): shown for context, outside the verdict (raw pixels, ideal tori).
+
+**Gates**: a claim about a trained model is decided only when that model learnt what it was trained on
+(for example in-distribution strict joint accuracy >= 60%); the gate's value is printed in the row.
+
+**Verdict** (:func:`verdict`), in this order: smoke profile -> not decided; a part of the criterion fails
+on a model whose gate passed -> does not hold; a model the claim rests on failed its gate -> not decided;
+a control passes the criterion -> does not hold (the criterion cannot tell the model from the control);
+otherwise -> holds.
+
+:func:`assemble_report` turns every notebook's ``outputs/claims/<notebook>.json`` and
+``outputs/runs.csv`` into ``outputs/REPORT.md``: a summary, then a section per notebook with its claims
+(each with its rows) and its figures embedded as images.
 """
 
 from __future__ import annotations
@@ -12,30 +31,154 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
+from gdlib.checks import check_choice
 from gdlib.paths import atomic_write_json, atomic_write_text, outputs_dir
+
+ROLES = ("model", "control", "reference")
+KINDS = ("claim", "reproduction", "data")
+SMOKE = "smoke"
+S = TypeVar("S")
+
+
+# the pieces of a check ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Part:
+    """One conjunct of a criterion, its outcome, and the models (by name) whose gates it rests on."""
+
+    name: str
+    passes: bool
+    models: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:  # numpy booleans would be saved as the text "False", which is truthy
+        object.__setattr__(self, "passes", bool(self.passes))
+        object.__setattr__(self, "models", tuple(self.models))
 
 
 @dataclass(frozen=True)
-class ClaimCheck:
-    """One claim of the paper checked against our measurement.
+class Outcome:
+    """A criterion applied to one row: its parts and the numbers it read, as text."""
 
-    ``holds`` is True/False when the criterion was evaluated, None when it could not be
-    (for example a profile too small for the comparison to mean anything: ``note`` says why).
-    """
+    parts: tuple[Part, ...]
+    measured: str
+
+    @property
+    def passes(self) -> bool:
+        return all(p.passes for p in self.parts)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Whether a model learnt what it was trained on: ``value >= threshold`` of ``metric``."""
+
+    model: str
+    metric: str
+    value: float
+    threshold: float
+
+    @property
+    def passed(self) -> bool:
+        return math.isfinite(self.value) and self.value >= self.threshold
+
+    def describe(self) -> str:
+        mark = "passes" if self.passed else "FAILS"
+        return f"{self.model}: {self.metric} {_pct(self.value)} (gate {_pct(self.threshold)}: {mark})"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measured row of a check."""
+
+    name: str
+    role: str
+    measured: str
+    passes: bool | None = None
+    parts: tuple[Part, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_choice("role", self.role, ROLES)
+        if self.passes is not None:
+            object.__setattr__(self, "passes", bool(self.passes))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything a criterion measured: the model's outcome, each control's and reference's, the gates."""
+
+    model: Outcome
+    controls: Mapping[str, Outcome] = field(default_factory=dict)
+    references: Mapping[str, Outcome] = field(default_factory=dict)
+    gates: tuple[Gate, ...] = ()
+
+    def rows(self) -> tuple[Row, ...]:
+        rows = [Row("model", "model", self.model.measured, self.model.passes, self.model.parts)]
+        rows += [Row(name, "control", o.measured, o.passes, o.parts) for name, o in self.controls.items()]
+        rows += [Row(name, "reference", o.measured, o.passes, o.parts) for name, o in self.references.items()]
+        return tuple(rows)
+
+
+def judge(criterion: Callable[[S], Outcome], model: S, controls: Mapping[str, S] | None = None,
+          references: Mapping[str, S] | None = None, gates: Iterable[Gate] = ()) -> Evidence:
+    """Apply one criterion to the model and to every control and reference (the same function for all)."""
+    return Evidence(criterion(model), {k: criterion(v) for k, v in (controls or {}).items()},
+                    {k: criterion(v) for k, v in (references or {}).items()}, tuple(gates))
+
+
+def verdict(evidence: Evidence, profile: str) -> tuple[bool | None, str]:
+    """``(holds, reason)`` by the rules of the module docstring."""
+    if profile == SMOKE:
+        return None, "smoke profile: tiny models and samples, not evidence either way"
+    gates = {g.model: g for g in evidence.gates}
+    ungated = [p for p in evidence.model.parts if all(gates[m].passed for m in p.models if m in gates)]
+    failed = [p.name for p in ungated if not p.passes]
+    if failed:
+        return False, "the model fails: " + "; ".join(failed)
+    unlearnt = [g for g in evidence.gates if not g.passed]
+    if unlearnt:
+        return None, "not decided: " + "; ".join(g.describe() for g in unlearnt)
+    passing = [name for name, o in evidence.controls.items() if o.passes]
+    if passing:
+        return False, ("a control passes too, so the criterion cannot tell the model from it: "
+                       + ", ".join(passing))
+    return True, "the model passes and every control fails"
+
+
+# one recorded check ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClaimCheck:
+    """One check of the report. ``holds`` is True/False, or None when not decided (``reason`` says why)."""
 
     id: str
     statement: str
     paper_figure: str
     paper_value: str
-    measured: str
     criterion: str
     holds: bool | None
+    reason: str
     profile: str
     notebook: str
+    scale: str = ""
+    kind: str = "claim"
+    rows: tuple[Row, ...] = ()
+    gates: tuple[Gate, ...] = ()
     note: str = ""
+
+    @property
+    def measured(self) -> str:
+        """The model row's numbers."""
+        return next((r.measured for r in self.rows if r.role == "model"), "")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ClaimCheck:
+        d = dict(d)
+        rows = tuple(Row(**{**r, "parts": tuple(Part(p["name"], p["passes"], tuple(p["models"]))
+                                                 for p in r.get("parts", ()))}) for r in d.pop("rows", ()))
+        gates = tuple(Gate(**g) for g in d.pop("gates", ()))
+        return cls(**d, rows=rows, gates=gates)
 
 
 @dataclass(frozen=True)
@@ -50,36 +193,51 @@ class FigureRecord:
 
 @dataclass
 class ClaimLog:
-    """Collects one notebook's claim checks and figures and keeps them on disk."""
+    """Collects one notebook's checks, figures and calibrated parameters, and keeps them on disk.
+
+    Creating it removes the notebook's previous record (``outputs/claims/<notebook>.json``).
+    """
 
     notebook: str
     profile: str
     claims: list[ClaimCheck] = field(default_factory=list)
     figures: list[FigureRecord] = field(default_factory=list)
+    calibrated: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.path.unlink(missing_ok=True)
 
     @property
     def path(self) -> Path:
         return outputs_dir() / "claims" / f"{self.notebook}.json"
 
-    def check(
-        self,
-        id: str,
-        statement: str,
-        measured: str,
-        holds: bool | None,
-        criterion: str,
-        paper_figure: str = "",
-        paper_value: str = "",
-        note: str = "",
-    ) -> ClaimCheck:
-        """Record a claim check (replacing an earlier one with the same id) and save."""
-        if holds is not None:
-            holds = bool(holds)
-        claim = ClaimCheck(id, statement, paper_figure, paper_value, measured, criterion, holds,
-                           self.profile, self.notebook, note)
+    @property
+    def smoke(self) -> bool:
+        return self.profile == SMOKE
+
+    def check(self, id: str, statement: str, criterion: str, evidence: Evidence, paper_figure: str = "",
+              paper_value: str = "", scale: str = "", kind: str = "claim", note: str = "",
+              scale_independent: bool = False) -> ClaimCheck:
+        """Record a check (replacing an earlier one with the same id), decided by :func:`verdict`, and save.
+        ``scale_independent``: the check does not depend on the profile's sizes (exact properties of data, a
+        simulation run at the paper's scale at every profile), so smoke decides it too."""
+        check_choice("kind", kind, KINDS)
+        holds, reason = verdict(evidence, "" if scale_independent else self.profile)
+        claim = ClaimCheck(id, statement, paper_figure, paper_value, criterion, holds, reason, self.profile,
+                           self.notebook, scale, kind, evidence.rows(), evidence.gates, note)
         self.claims = [c for c in self.claims if c.id != id] + [claim]
         self.save()
         return claim
+
+    def exact(self, id: str, statement: str, criterion: str, measured: str, passes: bool, **kwargs) -> ClaimCheck:
+        """A data check (``kind="data"``): an exact property of generated data, no model and no control."""
+        return self.check(id, statement, criterion, Evidence(Outcome((Part(criterion, bool(passes)),), measured)),
+                          kind="data", scale_independent=True, **kwargs)
+
+    def calibrate(self, parameter: str, how: str) -> None:
+        """Record that ``parameter`` was set after seeing earlier runs (the report's header lists it)."""
+        self.calibrated[parameter] = how
+        self.save()
 
     def figure(self, paper_figure: str, file: str | Path, caption: str = "") -> FigureRecord:
         """Record that ``file`` (a saved figure) reproduces ``paper_figure``, and save."""
@@ -95,74 +253,139 @@ class ClaimLog:
 
     def save(self) -> Path:
         atomic_write_json(self.path, {
-            "notebook": self.notebook,
-            "profile": self.profile,
-            "claims": [asdict(c) for c in self.claims],
-            "figures": [asdict(f) for f in self.figures],
+            "notebook": self.notebook, "profile": self.profile, "calibrated": self.calibrated,
+            "claims": [asdict(c) for c in self.claims], "figures": [asdict(f) for f in self.figures],
         })
         return self.path
 
 
-def load_claims(root: Path | None = None) -> tuple[list[ClaimCheck], list[FigureRecord]]:
-    """Every claim and figure recorded under ``root/claims`` (default: the outputs folder)."""
+@dataclass(frozen=True)
+class NotebookRecord:
+    """What one notebook recorded."""
+
+    notebook: str
+    profile: str
+    claims: list[ClaimCheck]
+    figures: list[FigureRecord]
+    calibrated: dict[str, str]
+
+
+def load_records(root: Path | None = None) -> list[NotebookRecord]:
+    """Every notebook's record under ``root/claims`` (default: the outputs folder), in notebook order."""
     root = outputs_dir() if root is None else Path(root)
-    claims: list[ClaimCheck] = []
-    figures: list[FigureRecord] = []
+    out = []
     for path in sorted((root / "claims").glob("*.json")):
         blob = json.loads(path.read_text())
-        claims += [ClaimCheck(**c) for c in blob.get("claims", [])]
-        figures += [FigureRecord(**f) for f in blob.get("figures", [])]
-    return claims, figures
+        out.append(NotebookRecord(blob.get("notebook", path.stem), blob.get("profile", ""),
+                                  [ClaimCheck.from_dict(c) for c in blob.get("claims", [])],
+                                  [FigureRecord(**f) for f in blob.get("figures", [])],
+                                  dict(blob.get("calibrated", {}))))
+    return out
+
+
+def load_claims(root: Path | None = None) -> tuple[list[ClaimCheck], list[FigureRecord]]:
+    """Every claim and figure recorded under ``root/claims``."""
+    records = load_records(root)
+    return [c for r in records for c in r.claims], [f for r in records for f in r.figures]
+
+
+# the report ------------------------------------------------------------------------------------------
+def _pct(value: float) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.0f}%"
 
 
 def _claim_order(claim: ClaimCheck) -> tuple:
     digits = "".join(ch for ch in claim.id if ch.isdigit())
-    return (claim.id.rstrip("0123456789"), int(digits) if digits else math.inf, claim.id)
+    return (claim.id.rstrip("0123456789abcdefgh"), int(digits) if digits else math.inf, claim.id)
 
 
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _verdict(holds: bool | None) -> str:
-    return {True: "holds", False: "**does not hold**", None: "not decided"}[holds]
+VERDICTS = {True: "holds", False: "does not hold", None: "not decided"}
+
+
+def _verdict_text(holds: bool | None, kind: str = "claim") -> str:
+    if kind == "reproduction":
+        return {True: "reproduces", False: "does not reproduce", None: "not decided"}[holds]
+    return VERDICTS[holds]
+
+
+def _table(header: list[str], rows: Iterable[Iterable[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+
+
+def _claim_section(c: ClaimCheck) -> list[str]:
+    lines = [f"#### {c.id}: {c.statement}", ""]
+    if c.paper_figure or c.paper_value:
+        lines.append(f"- Paper ({c.paper_figure}): {c.paper_value}" if c.paper_value else f"- Paper: {c.paper_figure}")
+    lines.append(f"- Criterion (fixed before the run): {c.criterion}")
+    lines.append(f"- Scale: {c.scale or c.profile + ' profile'}")
+    for g in c.gates:
+        lines.append(f"- Gate: {g.describe()}")
+    if c.note:
+        lines.append(f"- Note: {c.note}")
+    lines.append(f"- **Verdict: {_verdict_text(c.holds, c.kind)}** ({c.reason})")
+    lines.append("")
+    mark = {True: "passes", False: "fails", None: ""}
+    lines += _table(["row", "role", "measured", "criterion"],
+                    ((r.name, r.role, r.measured, mark[r.passes]) for r in c.rows))
+    lines.append("")
+    return lines
 
 
 def assemble_report(root: Path | None = None) -> Path:
-    """Write ``REPORT.md``: all claims, all figures, and the runtimes from ``runs.csv``."""
+    """Write ``REPORT.md``: summary, the parameters calibrated on earlier runs, one section per notebook
+    (claims with their rows, figures as images), and the runtimes from ``runs.csv``."""
     root = outputs_dir() if root is None else Path(root)
-    claims, figures = load_claims(root)
+    records = load_records(root)
+    everything = [c for r in records for c in r.claims]
+    claims = [c for c in everything if c.kind != "data"]
+    data = [c for c in everything if c.kind == "data"]
+    profiles = sorted({c.profile for c in everything} | {r.profile for r in records})
+    count = {v: sum(c.holds is v for c in claims) for v in (True, False, None)}
     lines = ["# Reproduction report", "",
-             "Liang, Liu, Ostrow, Fiete (NeurIPS 2024), *How Diffusion Models Learn to Factorize and Compose*.",
-             "Each criterion was fixed in the notebook before the measurement.", "", "## Claims", ""]
-    if claims:
-        lines += ["| id | claim | paper (figure: value) | ours | criterion | profile | verdict | notebook |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for c in sorted(claims, key=_claim_order):
-            paper = f"{c.paper_figure}: {c.paper_value}" if c.paper_value else c.paper_figure
-            ours = c.measured + (f" ({c.note})" if c.note else "")
-            lines.append("| " + " | ".join(_cell(v) for v in (
-                c.id, c.statement, paper, ours, c.criterion, c.profile, _verdict(c.holds), c.notebook)) + " |")
-    else:
-        lines.append("No claim was recorded.")
-    lines += ["", "## Figures", ""]
-    if figures:
-        lines += ["| paper figure | file | notebook | caption |", "|---|---|---|---|"]
-        for f in sorted(figures, key=lambda f: (f.notebook, f.file)):
-            lines.append("| " + " | ".join(_cell(v) for v in (f.paper_figure, f.file, f.notebook, f.caption)) + " |")
-    else:
-        lines.append("No figure was recorded.")
-    lines += ["", "## Runtimes", ""]
+             "Liang, Liu, Ostrow, Fiete (NeurIPS 2024), *How Diffusion Models Learn to Factorize and Compose*.", "",
+             f"**Summary**: of {len(claims)} checks, {count[True]} hold, {count[False]} do not hold and "
+             f"{count[None]} are not decided, at profile {', '.join(profiles) or '-'}"
+             + (f"; and {sum(c.holds is True for c in data)} of {len(data)} data checks hold." if data else "."), "",
+             "How to read a check: the criterion is applied by one function to the model and to every control "
+             "(something that learned nothing, or, for a statement that the model fails at something, a generator "
+             "that succeeds at it). A check holds only when the model passes, the models it rests on passed "
+             "their learning gates, and every control fails. References are shown for context only.", ""]
+    if everything:
+        lines += _table(["id", "claim", "verdict", "profile", "notebook"],
+                        ((c.id, c.statement, _verdict_text(c.holds, c.kind), c.profile, c.notebook)
+                         for c in sorted(everything, key=_claim_order)))
+        lines.append("")
+    calibrated = [(r.notebook, k, v) for r in records for k, v in r.calibrated.items()]
+    lines += ["## What was not fixed before measurement", "",
+              "The criteria were written before the runs they judge. These settings, however, were chosen "
+              "after earlier runs had been seen (training lengths calibrated on in-distribution accuracy, "
+              "sweep ranges, estimator rules); they are listed so that a reader can weigh them:", ""]
+    lines += [f"- {nb}: `{k}`: {v}" for nb, k, v in calibrated] or ["- (none recorded)"]
+    lines.append("")
+    for r in records:
+        lines += [f"## {r.notebook} (profile {r.profile})", ""]
+        for c in sorted(r.claims, key=_claim_order):
+            lines += _claim_section(c)
+        for f in sorted(r.figures, key=lambda f: f.file):
+            lines += [f"**{f.paper_figure}**: {f.caption}", "", f"![{f.paper_figure}]({f.file})", ""]
+    lines += ["## Runtimes", ""]
     runs = root / "runs.csv"
     if runs.exists():
         with runs.open() as fh:
             rows = list(csv.DictReader(fh))
         if rows:
-            cols = list(rows[0].keys())
-            lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-            lines += ["| " + " | ".join(_cell(r[c]) for c in cols) + " |" for r in rows]
+            lines += _table(list(rows[0].keys()), (r.values() for r in rows))
     else:
         lines.append("No runs.csv (notebooks were not run through run_all.sh).")
     path = root / "REPORT.md"
     atomic_write_text(path, "\n".join(lines) + "\n")
     return path
+
+
+__all__ = ["Part", "Outcome", "Gate", "Row", "Evidence", "judge", "verdict", "ClaimCheck", "FigureRecord",
+           "ClaimLog", "NotebookRecord", "load_records", "load_claims", "assemble_report"]

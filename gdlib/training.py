@@ -42,8 +42,9 @@ import torch
 from gdlib import device as _device
 from gdlib import diffusion
 from gdlib.checks import check_choice, check_int, check_range
+from gdlib.claims import Outcome, Part
 from gdlib.datasets import DatasetConfig, make_dataset
-from gdlib.evaluation import accuracy, estimate_centres
+from gdlib.evaluation import accuracy, classify_shape, estimate_centres, strict
 from gdlib.model import ALL_ATTENTION, UNet
 from gdlib.paths import atomic_write_bytes, atomic_write_json, atomic_write_text, outputs_dir
 from gdlib.regions import evaluation_grid
@@ -294,6 +295,23 @@ class Evaluation:
     accuracy_x: float
     accuracy_y: float
     activations: dict[str, np.ndarray] = field(default_factory=dict)  # layer -> float32 (M, C, H, W)
+    method: np.ndarray | None = None  # int8 (M,): how each centre was found (gdlib.evaluation.DARKEST, ...)
+    shapes: np.ndarray | None = None  # int8 (M,): what each image shows (gdlib.evaluation.BUMP, ...)
+    n: int = 0  # canvas size N and boundary of the data, for the distances of Eq. 1
+    periodic: bool = False
+
+    @property
+    def strict_accuracy(self) -> float:
+        """Joint accuracy with every centroid fallback counted wrong (gdlib.evaluation's strict accuracy)."""
+        return accuracy(self.labels, self.centres, self.n, self.periodic, valid=strict(self.method)).joint
+
+
+def generates_requested(ev: Evaluation, minimum: float) -> Outcome:
+    """T1's criterion: the samples put the bump at the requested centre, strict joint accuracy >= ``minimum``."""
+    return Outcome((Part(f"strict joint accuracy {100 * ev.strict_accuracy:.1f}% >= {100 * minimum:.0f}%",
+                         bool(ev.strict_accuracy >= minimum)),),
+                   f"strict joint {100 * ev.strict_accuracy:.1f}% (App. A.3: joint {100 * ev.accuracy:.1f}%, "
+                   f"x {100 * ev.accuracy_x:.1f}%, y {100 * ev.accuracy_y:.1f}%) on {len(ev.labels)} samples")
 
 
 def _eval_path(cfg: TrainConfig, name: str, epoch: int | str) -> Path:
@@ -320,9 +338,10 @@ def scored(cfg: TrainConfig, epoch: int | str, images: np.ndarray, labels: np.nd
     """The :class:`Evaluation` of generated ``images`` at ``labels``: centres estimated (App. A.3) for the
     config's family, then Eq. 1."""
     n, periodic = cfg.data.n, cfg.data.periodic
-    centres = estimate_centres(images, periodic, family=cfg.data.family)
+    centres, method = estimate_centres(images, periodic, return_method=True, family=cfg.data.family)
     acc = accuracy(labels, centres, n, periodic)
-    return Evaluation(epoch, images, labels, centres, acc.joint, acc.x, acc.y, activations)
+    return Evaluation(epoch, images, labels, centres, acc.joint, acc.x, acc.y, activations, method,
+                      classify_shape(images, periodic), n, periodic)
 
 
 def _save_evaluation(path: Path, ev: Evaluation) -> None:
@@ -585,4 +604,5 @@ __all__ = [
     "TrainConfig", "Evaluation", "NonFiniteLoss", "get_or_train", "train", "load_checkpoint", "load_metrics",
     "evaluate", "sample_and_score", "scored", "layer_activations", "saved_epochs", "run_dir", "checkpoint_path",
     "is_trained", "equal_batches_epochs", "with_equal_batches", "final_state", "describe", "finished_runs",
+    "generates_requested",
 ]

@@ -1,43 +1,84 @@
-"""The claims report: records survive on disk and assemble into one REPORT.md."""
+"""The claims report: the verdict rules, records on disk, and one REPORT.md that reads as a document."""
 
 from __future__ import annotations
 
 import csv
 import json
 
-from gdlib.claims import ClaimLog, assemble_report, load_claims
+from gdlib.claims import ClaimLog, Evidence, Gate, Outcome, Part, assemble_report, judge, load_claims, verdict
 
 
-def test_claims_and_figures_are_saved_and_replaced_by_id(tmp_path, monkeypatch):
+def evidence(model_parts, controls=(), gates=()):
+    return Evidence(Outcome(tuple(model_parts), "m"), {f"c{i}": Outcome((Part("p", ok),), "c") for i, ok in
+                                                          enumerate(controls)}, {}, tuple(gates))
+
+
+def test_verdict_follows_its_rules_in_order():
+    ok, bad = Gate("a", "acc", 0.9, 0.6), Gate("b", "acc", 0.2, 0.6)
+    passes = [Part("x", True, ("a",))]
+    assert verdict(evidence(passes), "smoke")[0] is None
+    assert verdict(evidence(passes, [False], [ok]), "quick") == (True, "the model passes and every control fails")
+    holds, reason = verdict(evidence(passes, [False, True], [ok]), "quick")
+    assert holds is False and "c1" in reason  # a control passes too
+    holds, reason = verdict(evidence([Part("x", True, ("a",)), Part("y", True, ("b",))], [False], [ok, bad]), "full")
+    assert holds is None and "b: acc 20%" in reason  # a gate fails: not decided
+    holds, reason = verdict(evidence([Part("x", False, ("a",)), Part("y", True, ("b",))], [False], [ok, bad]), "full")
+    assert holds is False and "x" in reason  # a clear failure of a gated-in half is a failure
+    holds, _ = verdict(evidence([Part("x", True, ("a",)), Part("y", False, ("b",))], [False], [ok, bad]), "full")
+    assert holds is None  # the failing half rests on the model that did not learn
+
+
+def test_judge_applies_one_criterion_to_every_row():
+    crit = lambda v: Outcome((Part(f"{v} > 1", v > 1),), str(v))  # noqa: E731
+    ev = judge(crit, 3, {"noise": 0}, {"pixels": 2})
+    assert [(r.name, r.role, r.passes) for r in ev.rows()] == [
+        ("model", "model", True), ("noise", "control", False), ("pixels", "reference", True)]
+
+
+def test_a_new_log_clears_the_notebooks_old_record_and_checks_are_replaced_by_id(tmp_path, monkeypatch):
     monkeypatch.setenv("GDLIB_OUTPUTS", str(tmp_path))
-    log = ClaimLog("01_datasets", "smoke")
-    log.check(id="D1", statement="s", measured="1", holds=False, criterion="c")
-    log.check(id="D1", statement="s", measured="2", holds=True, criterion="c")
+    old = ClaimLog("01_datasets", "quick")
+    old.exact("D1", "s", "c", "1", False)
+    assert old.path.exists()
+    log = ClaimLog("01_datasets", "quick")
+    assert not log.path.exists()  # a crash after this point cannot leave the last run's verdicts
+    log.exact("D1", "s", "c", "1", False)
+    log.exact("D1", "s", "c", "2", True)
     fig = tmp_path / "figures" / "a.png"
     fig.parent.mkdir()
     fig.write_bytes(b"png")
     log.figure("Fig. 1", fig, "caption")
-    blob = json.loads((tmp_path / "claims" / "01_datasets.json").read_text())
-    assert [c["measured"] for c in blob["claims"]] == ["2"]
+    blob = json.loads(log.path.read_text())
+    assert [c["rows"][0]["measured"] for c in blob["claims"]] == ["2"]
     assert blob["figures"][0]["file"] == "figures/a.png"
     claims, figures = load_claims(tmp_path)
-    assert claims[0].holds is True and figures[0].paper_figure == "Fig. 1"
+    assert claims[0].holds is True and claims[0].kind == "data" and figures[0].paper_figure == "Fig. 1"
 
 
-def test_report_lists_every_claim_in_order_with_its_verdict_and_the_runtimes(tmp_path, monkeypatch):
+def test_report_has_a_summary_the_calibrated_settings_and_a_section_per_notebook(tmp_path, monkeypatch):
     monkeypatch.setenv("GDLIB_OUTPUTS", str(tmp_path))
-    ClaimLog("03_representation", "quick").check(id="C10", statement="late", measured="x", holds=None,
-                                                  criterion="c", note="too small")
-    log = ClaimLog("01_datasets", "quick")
-    log.check(id="C2", statement="a | b", measured="m", holds=False, criterion="c", paper_value="7")
-    log.check(id="C1", statement="first", measured="m", holds=True, criterion="c")
+    crit = lambda v: Outcome((Part("v > 1", v > 1, ("m",)),), f"v = {v}")  # noqa: E731
+    log3 = ClaimLog("03_representation", "quick")
+    log3.check("C10", "late", "v > 1", judge(crit, 2, {"noise": 0}, gates=[Gate("m", "acc", 0.3, 0.6)]))
+    log1 = ClaimLog("01_datasets", "quick")
+    log1.calibrate("STEPS", "from earlier runs")
+    log1.check("C2", "a | b", "v > 1", judge(crit, 2, {"noise": 5}), paper_value="7", scale="N = 16")
+    log1.check("C1", "first", "v > 1", judge(crit, 2, {"noise": 0}))
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "f.png").write_bytes(b"png")
+    log1.figure("Fig. 1", tmp_path / "figures" / "f.png", "cap")
     with (tmp_path / "runs.csv").open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["notebook", "profile", "status", "wall_s", "peak_mib"])
         writer.writerow(["01_datasets", "quick", "ok", "12.5", "300"])
     text = assemble_report(tmp_path).read_text()
-    rows = [line for line in text.splitlines() if line.startswith("| C")]
-    assert [r.split("|")[1].strip() for r in rows] == ["C1", "C2", "C10"]
-    assert "holds" in rows[0] and "**does not hold**" in rows[1] and "not decided" in rows[2]
-    assert "a \\| b" in rows[1]  # a pipe in a statement does not break the table
+    assert "of 3 checks, 1 hold, 1 do not hold and 1 are not decided, at profile quick" in text
+    assert "`STEPS`: from earlier runs" in text
+    summary = [line for line in text.splitlines() if line.startswith("| C")]
+    assert [r.split("|")[1].strip() for r in summary] == ["C1", "C2", "C10"]
+    assert "a \\| b" in summary[1]  # a pipe in a statement does not break the table
+    assert text.index("## 01_datasets") < text.index("#### C1:") < text.index("#### C2:") < text.index("## 03_")
+    assert "| noise | control | v = 5 | passes |" in text and "a control passes too" in text
+    assert "- Scale: N = 16" in text and "(gate 60%: FAILS)" in text
+    assert "![Fig. 1](figures/f.png)" in text
     assert "| 01_datasets | quick | ok | 12.5 | 300 |" in text

@@ -46,8 +46,7 @@ def make_project(root: Path) -> Path:
         "            STEPS=STEPS, SEED=SEED)\n"
         "pathlib.Path(OUTPUT_DIR, 'seen_01.json').write_text(json.dumps(seen))",
         "from gdlib.claims import ClaimLog\nfrom gdlib.paths import set_outputs\nset_outputs(OUTPUT_DIR)\n"
-        "ClaimLog('01_alpha', PROFILE).check('T1', 'the throwaway notebook ran',\n"
-        "                                    measured=f'STEPS = {STEPS}', holds=True, criterion='it ran')",
+        "ClaimLog('01_alpha', PROFILE).exact('T1', 'the throwaway notebook ran', 'it ran', f'STEPS = {STEPS}', True)",
     )
     write_notebook(notebooks / "02_boom.ipynb", RUNNER_PARAMS + "LR = 0.1\n",
                    "x = 1", "raise ValueError('boom at step 3')", "y = 2")

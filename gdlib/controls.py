@@ -1,0 +1,101 @@
+"""Controls: what a model that learned nothing (or one that does everything right) would produce.
+
+A claim is evidence only when its criterion fails on these (see :mod:`gdlib.claims`). Each generator
+returns images at the requested centres, which are then scored exactly like a trained model's samples
+(:func:`control_evaluation` goes through :func:`gdlib.training.scored`):
+
+- :func:`blank_images`: every image white. Under App. A.3's rule its centres are the canvas centre
+  (the centroid fallback), which lies inside every central held-out region: the chance floor.
+- :func:`nearest_training_images`: the training image whose centre is nearest to the requested one
+  (Euclidean in label space, wrapped on periodic data): a generator that memorises its training set and
+  generalises nothing. On held-out regions it scores what memorisation alone gives.
+- :func:`oracle_images`: the data formula's own image at the requested centre: a generator that composes
+  and interpolates perfectly. It is the control for statements that the model *fails* at something.
+
+For representations (claims C1-C5), :func:`isotropic_noise` is Gaussian noise of the representation's
+shape; the untrained network is the epoch-0 checkpoint, sampled and captured like every other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from gdlib.checks import check_choice
+from gdlib.datasets import Dataset, DatasetConfig, make_dataset
+from gdlib.images import render
+
+GENERATORS = ("blank", "nearest training image", "formula oracle")
+BLANK, COPY, ORACLE = GENERATORS
+
+
+def blank_images(labels: np.ndarray, n: int) -> np.ndarray:
+    """All-white uint8 images, one per label: (M, N, N)."""
+    return np.full((len(labels), n, n), 255, dtype=np.uint8)
+
+
+def nearest_indices(queries: np.ndarray, centres: np.ndarray, n: int | None = None,
+                    periodic: bool = False, seed: int = 0) -> np.ndarray:
+    """Index of the nearest of ``centres`` (K, 2) to each query (M, 2); distances wrap with period N when
+    ``periodic``. Ties are broken at random (seeded): on a grid of step 0.25 a requested integer centre in a
+    held-out band is often equidistant from training centres on either side, and always taking one side
+    would bias the copier's score (an SOS at x.5 has two equally dark pixels, and the darkest-pixel rule
+    takes the first)."""
+    q = np.asarray(queries, dtype=np.float64)
+    c = np.asarray(centres, dtype=np.float64)
+    if len(c) == 0:
+        raise ValueError("centres is empty: there is nothing to copy")
+    if periodic:
+        if n is None:
+            raise ValueError("n is required for periodic distances")
+        tree = cKDTree(np.mod(c, n), boxsize=float(n))
+        q = np.mod(q, n)
+    else:
+        tree = cKDTree(c)
+    dist, _ = tree.query(q, k=1)
+    # every centre within the nearest distance (plus rounding), then the lowest index among them
+    near = tree.query_ball_point(q, dist + 1e-9)
+    rng = np.random.default_rng(seed)
+    return np.array([idx[0] if len(idx) == 1 else rng.choice(sorted(idx)) for idx in near], dtype=np.int64)
+
+
+def nearest_training_images(labels: np.ndarray, train: Dataset) -> np.ndarray:
+    """For each requested centre, the training image with the nearest centre: (M, N, N) uint8."""
+    cfg = train.config
+    return train.images[nearest_indices(labels, train.labels, cfg.n, cfg.periodic)]
+
+
+def oracle_images(labels: np.ndarray, data: DatasetConfig) -> np.ndarray:
+    """The formula's image of the dataset's family at each requested centre (the visible frame)."""
+    lab = np.asarray(labels, dtype=np.float64)
+    return render(data.family, lab[:, 0], lab[:, 1], data.n, data.sigma_x, data.sigma_y, data.periodic)
+
+
+def generate(kind: str, labels: np.ndarray, data: DatasetConfig, train: Dataset | None = None) -> np.ndarray:
+    """Images of the control generator ``kind`` (one of :data:`GENERATORS`) at ``labels`` for a model
+    trained on ``data`` (``train``: its training set, built when needed)."""
+    check_choice("kind", kind, GENERATORS)
+    if kind == BLANK:
+        return blank_images(labels, data.n)
+    if kind == ORACLE:
+        return oracle_images(labels, data)
+    return nearest_training_images(labels, make_dataset(data) if train is None else train)
+
+
+def control_evaluation(kind: str, cfg, labels: np.ndarray | None = None, train: Dataset | None = None):
+    """The :class:`gdlib.training.Evaluation` of control ``kind`` for the model of ``cfg``: its images at
+    the evaluation centres (App. A.3), scored by the same estimator and metric as the model's samples."""
+    from gdlib.regions import evaluation_grid
+    from gdlib.training import scored
+
+    labels = evaluation_grid(cfg.data.n) if labels is None else np.asarray(labels, dtype=np.float32)
+    return scored(cfg, f"control: {kind}", generate(kind, labels, cfg.data, train), labels, {})
+
+
+def isotropic_noise(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    """Standard Gaussian noise of ``shape`` (e.g. a representation's (samples, features)), seeded."""
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+__all__ = ["GENERATORS", "BLANK", "COPY", "ORACLE", "blank_images", "nearest_indices", "nearest_training_images",
+           "oracle_images", "generate", "control_evaluation", "isotropic_noise"]
