@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
+from gdlib.claims import load_claims
 from gdlib.runner import run_notebooks
 
 
@@ -17,8 +16,9 @@ def test_notebook_01_runs_under_smoke_and_the_report_is_assembled(tmp_path):
     figures = sorted(p.name for p in (tmp_path / "figures").glob("01_*.png"))
     assert figures == ["01_fig11a_fig12ab_latents.png", "01_fig14a_percolation_sets.png", "01_fig1_samples.png",
                        "01_fig4_fig9_latents.png", "01_fig6b_overlap.png", "01_fig9_samples.png"]
-    claims = {c["id"]: c for c in json.loads((tmp_path / "claims" / "01_datasets.json").read_text())["claims"]}
-    assert claims["D1"]["holds"] is True and claims["D1"]["profile"] == "smoke"
-    assert "1,024" in claims["D1"]["measured"]  # (16 / 0.5)^2
+    claims = {c.id: c for c in load_claims(tmp_path)[0]}
+    assert claims["D1"].holds is True and claims["D1"].profile == "smoke" and claims["D1"].kind == "data"
+    assert "1,024" in claims["D1"].measured  # (16 / 0.5)^2
+    assert claims["D2"].holds is True  # the pixel grid lifts the overlap above 1; the continuous control stays at 1
     report = (tmp_path / "REPORT.md").read_text()
     assert "| D1 |" in report and "01_fig6b_overlap.png" in report and "01_datasets" in report

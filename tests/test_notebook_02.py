@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import nbformat
 import pytest
 
+from gdlib.claims import load_claims
 from gdlib.paths import REPO
 
 #: The smoke profile of notebook 02 (also in notebooks/profiles/smoke.yaml): N = 8, width 8, 8 steps.
@@ -40,11 +39,12 @@ def test_notebook_02_runs_at_smoke_size_and_saves_its_figures_and_claim(tmp_path
     )
     figures = sorted(p.name for p in (out / "figures").glob("02_*.png"))
     assert figures == ["02_loss_accuracy.png", "02_samples.png", "02_samples_over_training.png"]
-    blob = json.loads((out / "claims" / "02_training.json").read_text())
-    claims = {c["id"]: c for c in blob["claims"]}
-    assert claims["T1"]["holds"] is None and claims["T1"]["profile"] == "smoke" and claims["T1"]["note"]
-    assert "joint" in claims["T1"]["measured"]
-    assert {f["file"] for f in blob["figures"]} == {f"figures/{name}" for name in figures}
+    claims, records = load_claims(out)
+    t1 = {c.id: c for c in claims}["T1"]
+    assert t1.holds is None and t1.profile == "smoke" and "smoke" in t1.reason
+    assert "strict joint" in t1.measured
+    assert {r.name for r in t1.rows} == {"model", "blank", "untrained (epoch 0)", "nearest training image"}
+    assert {f.file for f in records} == {f"figures/{name}" for name in figures}
     runs = list((out / "models" / "torus").glob("*/final.pt"))
     assert len(runs) == 1
     assert (runs[0].parent / "ckpt_epoch0000.pt").exists() and (runs[0].parent / "eval_final.npz").exists()

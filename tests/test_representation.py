@@ -1,4 +1,7 @@
-"""The claim criteria of notebooks 03 and 04 (gdlib.representation) on inputs with known answers."""
+"""The claim criteria of notebooks 03 and 04 (gdlib.representation) on inputs with known answers.
+
+Every criterion against its controls (noise, the untrained network) is tested in tests/test_controls.py.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +13,34 @@ from gdlib.tori import clifford_torus, grid_labels, torus_3d
 from gdlib.torus_tests import ideal_torus_tests, torus_tests
 
 
-def test_rises_then_falls_needs_an_interior_peak_and_a_drop():
-    assert rep.rises_then_falls([3, 9, 12, 8, 7])
-    assert not rep.rises_then_falls([3, 5, 7, 9])  # still rising
-    assert not rep.rises_then_falls([12, 9, 7])  # peak at the first checkpoint
-    assert not rep.rises_then_falls([3, 10, 9.5])  # falls by less than 10%
+def test_c1_wants_a_final_pr_near_7_that_settled_after_an_inner_peak():
+    epochs = [0, 1, 2, 3, 4, 5, 6]
+    assert rep.pr_trajectory(epochs, [80, 5, 12, 9, 7.5, 7, 7.2]).passes
+    assert not rep.pr_trajectory(epochs, [80, 5, 6, 7, 8, 9, 9.5]).passes  # still rising: no peak inside
+    assert not rep.pr_trajectory(epochs, [80, 12, 11, 9, 7.5, 7, 7.2]).passes  # the peak is the first checkpoint
+    assert not rep.pr_trajectory(epochs, [80, 5, 20, 14, 7, 14, 7]).passes  # not settled
+    assert not rep.pr_trajectory(epochs, [80, 5, 30, 25, 22, 21, 20]).passes  # settles far above 7
+    assert not rep.pr_trajectory([0, 1, 2], [5, 12, 7]).passes  # too few checkpoints to tell
+
+
+def test_the_epoch_0_pr_does_not_count_as_the_start_of_the_rise():
+    # the untrained network's PR (80) is far above the trained one's; the rise is measured from epoch 1
+    outcome = rep.pr_trajectory([0, 1, 2, 3, 4, 5], [80, 5, 12, 7.4, 7.1, 7.0])
+    assert outcome.passes and "first (5.0)" in " ".join(p.name for p in outcome.parts)
 
 
 def test_top_k_share_and_eigengap_of_a_known_spectrum():
     ev = np.array([4.0, 3.0, 2.0, 1.0, 0.5, 0.5])
     assert rep.top_k_share(ev) == pytest.approx(10 / 11)
     assert rep.eigengap(ev) == pytest.approx(2.0)
+
+
+def test_a_circle_is_one_dominant_ring_and_a_blob_is_none():
+    theta = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    length, second = rep.ring_strength(np.c_[np.cos(theta), np.sin(theta)])
+    assert length > 0.8 and second < 0.1
+    length, _ = rep.ring_strength(np.random.default_rng(0).standard_normal((256, 2)))
+    assert length < rep.RING_LENGTH
 
 
 @pytest.fixture(scope="module")
@@ -32,16 +52,14 @@ def ideal():
 def test_a_clifford_representation_passes_c4_and_a_3d_torus_fails_it(ideal):
     labels, tests = ideal
     clifford = torus_tests(clifford_torus(labels, 12), labels, n_pairs=60, seed=0)
-    d = rep.x_on_y_distances(clifford, tests)
-    assert all(d["clifford"][s] < d["3d"][s] for s in d["clifford"])
+    assert rep.clifford_like(clifford, tests).passes
     three_d = torus_tests(torus_3d(labels, 12), labels, n_pairs=60, seed=0)
-    d = rep.x_on_y_distances(three_d, tests)
-    assert all(d["3d"][s] < d["clifford"][s] for s in d["3d"])
+    assert not rep.clifford_like(three_d, tests).passes
 
 
-def test_hyperfactorization_distances_are_zero_against_itself(ideal):
+def test_the_parallel_families_of_a_clifford_torus_fail_c5(ideal):
     _, tests = ideal
-    d = rep.hyperfactorization_distances(tests["clifford"], tests)
-    # the Clifford torus's own x-on-x and y-on-y are exactly "parallel": distance 0 to itself
-    assert all(v == pytest.approx(0.0, abs=1e-9) for f in d for v in d[f]["clifford same"].values())
-    assert all(v > 0 for f in d for v in d[f]["3d x-on-y"].values())
+    outcome = rep.hyperfactorized(tests["clifford"], tests)
+    assert not outcome.passes
+    # its x-on-x and y-on-y planes coincide: distance 0 to the Clifford family, so closer to it than to 3D x-on-y
+    assert not any(p.passes for p in outcome.parts if "W to 3D" in p.name)
