@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import nbformat
 import pytest
 
+from gdlib.claims import load_claims
 from gdlib.paths import REPO
 from gdlib.runner import load_profile, run_notebooks
 
@@ -14,7 +13,7 @@ NOTEBOOK = REPO / "notebooks" / "05_composition.ipynb"
 FIGURES = ["05_fig10be_rim.png", "05_fig10c_test_region_samples.png", "05_fig11b_lesion.png",
            "05_fig12cdef_squares.png", "05_fig4ab_fig9_fig11a_fig12ab_layouts.png", "05_fig4cde_sos_regions.png",
            "05_fig4g_bump_stripes.png"]
-CLAIMS = {"C6", "C7", "C7b", "C8", "C9", "C9b", "C9c"}
+CLAIMS = {"C6a", "C6b", "C7", "C7b", "C8", "C9", "C9b", "C9c"}
 
 
 def parameters() -> dict:
@@ -46,16 +45,20 @@ def test_notebook_05_runs_under_smoke_and_records_its_figures_and_claims(tmp_pat
     results = run_notebooks(profile="smoke", only="05", output_dir=tmp_path, progress_bar=False)
     assert [r.status for r in results] == ["ok"], results[0].message
     assert sorted(p.name for p in (tmp_path / "figures").glob("05_*.png")) == FIGURES
-    blob = json.loads((tmp_path / "claims" / "05_composition.json").read_text())
-    claims = {c["id"]: c for c in blob["claims"]}
+    records, figures = load_claims(tmp_path)
+    claims = {c.id: c for c in records}
     assert set(claims) == CLAIMS
     for c in claims.values():
-        assert c["holds"] is None and c["profile"] == "smoke" and c["note"] == "smoke profile: too small to decide"
-        assert "%" in c["measured"] and c["criterion"]
-    assert "vertical" in claims["C6"]["measured"] and "intersection" in claims["C6"]["measured"]
-    assert {f["file"] for f in blob["figures"]} == {f"figures/{name}" for name in FIGURES}
+        assert c.holds is None and c.profile == "smoke" and "smoke" in c.reason
+        assert "%" in c.measured and c.criterion and c.gates
+        assert {r.name for r in c.rows if r.role == "control"} <= {"blank", "nearest training image", "formula oracle"}
+    assert "vertical" in claims["C6a"].measured and "intersection" in claims["C6a"].measured
+    assert [r.name for r in claims["C6a"].rows if r.role == "control"] == ["formula oracle"]
+    assert "training images centred in a held-out band or its extension: 0" in claims["C7"].note
+    assert "of the bump images kept" in claims["C8"].note
+    assert {f.file for f in figures} == {f"figures/{name}" for name in FIGURES}
     # one sweep: every model under outputs/models/composition, each with its final evaluation
     runs = list((tmp_path / "models" / "composition").glob("*/final.pt"))
     assert len(runs) == 12 and all((r.parent / "eval_final.npz").exists() for r in runs)
     report = (tmp_path / "REPORT.md").read_text()
-    assert "| C6 |" in report and "| C9 |" in report and "05_fig4cde_sos_regions.png" in report
+    assert "| C6a |" in report and "| C9 |" in report and "05_fig4cde_sos_regions.png" in report
