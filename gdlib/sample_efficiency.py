@@ -57,10 +57,13 @@ from dataclasses import dataclass, replace
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from scipy.stats import linregress
 
 from gdlib.checks import check_choice, check_int, check_range
+from gdlib.claims import Gate, Outcome, Part
+from gdlib.controls import control_evaluation
 from gdlib.datasets import CATEGORIES, PAPER_MARGIN, DatasetConfig, categorise, training_labels
-from gdlib.evaluation import accuracy
+from gdlib.evaluation import accuracy, strict
 from gdlib.regions import CentreSquare, region_codes, region_names
 from gdlib.training import TrainConfig, evaluate
 
@@ -70,7 +73,7 @@ HOLDOUT_FRACTION = 0.2  # Sec. 3.2: "20% of the 2D Gaussian bumps from the cente
 PAPER_SLOPES = {"baseline": 2.0, "augmented": 1.0}  # Sec. 3.2: quadratic without stripes, linear with
 COLOURS = {"baseline": "tab:blue", "augmented": "tab:orange"}  # Fig. 5c
 LABELS = {"baseline": "2D bumps", "augmented": "2D bumps + 1D stripes"}
-ACCURACY_COLUMNS = {"overall": "acc_all", "ID": "acc_id", "OOD": "acc_ood"}
+ACCURACY_COLUMNS = {"overall": "acc_all_strict", "ID": "acc_id_strict", "OOD": "acc_ood_strict"}
 
 
 # the sweep -----------------------------------------------------------------------------------------
@@ -175,24 +178,39 @@ def centre_square_share(n: int, d: float, fraction: float = HOLDOUT_FRACTION) ->
 
 
 # accuracy of each model --------------------------------------------------------------------------
+def scores_of(ev, data: DatasetConfig) -> dict[str, float]:
+    """App. A.3 accuracy of one evaluation on the N*N integer centres: overall (``acc_all``), outside the
+    centre square (``acc_id``) and inside it (``acc_ood``), joint; plus x and y overall, and the same three
+    joint accuracies under the strict rule (a centroid fallback counts wrong: ``*_strict``)."""
+    codes = region_codes(ev.labels, data.holdout, data.n)
+    names = region_names(data.holdout)
+    out = {}
+    for suffix, valid in (("", None), ("_strict", strict(ev.method))):
+        acc = accuracy(ev.labels, ev.centres, data.n, data.periodic, codes, names, valid=valid)
+        out.update({f"acc_all{suffix}": acc["all"].joint, f"acc_id{suffix}": acc[names[0]].joint,
+                    f"acc_ood{suffix}": acc[names[1]].joint})
+        if not suffix:
+            out.update(acc_all_x=acc["all"].x, acc_all_y=acc["all"].y,
+                       eval_ood_share=acc[names[1]].count / len(codes))
+    return out
+
+
 def point_accuracy(point: SweepPoint, name: str) -> dict[str, float]:
-    """App. A.3 accuracy of a trained sweep model on the N*N integer centres: overall (``acc_all``),
-    outside the centre square (``acc_id``) and inside it (``acc_ood``); joint, plus x and y overall."""
-    cfg = point.config
-    ev = evaluate(cfg, name, "final", layers=())
-    codes = region_codes(ev.labels, cfg.data.holdout, cfg.data.n)
-    names = region_names(cfg.data.holdout)
-    acc = accuracy(ev.labels, ev.centres, cfg.data.n, cfg.data.periodic, codes, names)
-    ood_name = names[1]
-    return {"acc_all": acc["all"].joint, "acc_id": acc[names[0]].joint, "acc_ood": acc[ood_name].joint,
-            "acc_all_x": acc["all"].x, "acc_all_y": acc["all"].y, "eval_ood_share": acc[ood_name].count / len(codes)}
+    """:func:`scores_of` the trained sweep model's final evaluation."""
+    return scores_of(evaluate(point.config, name, "final", layers=()), point.config.data)
 
 
-def results_table(points: Sequence[SweepPoint], name: str, planned: pd.DataFrame | None = None) -> pd.DataFrame:
-    """:func:`planned_table` joined with every trained model's accuracy (NaN where a model is missing)."""
+def results_table(points: Sequence[SweepPoint], name: str | None, planned: pd.DataFrame | None = None,
+                  control: str | None = None) -> pd.DataFrame:
+    """:func:`planned_table` joined with every trained model's accuracy (NaN where a model is missing), or,
+    with ``control`` (a :data:`gdlib.controls.GENERATORS` kind), with that control generator's accuracy at
+    every sweep point (drawn at the evaluation centres for the point's training set, scored alike)."""
     table = planned_table(points) if planned is None else planned.copy()
     accs = []
     for p in points:
+        if control is not None:
+            accs.append(scores_of(control_evaluation(control, p.config), p.config.data))
+            continue
         try:
             accs.append(point_accuracy(p, name))
         except FileNotFoundError:
@@ -200,7 +218,27 @@ def results_table(points: Sequence[SweepPoint], name: str, planned: pd.DataFrame
     return pd.concat([table.reset_index(drop=True), pd.DataFrame(accs)], axis=1)
 
 
-def seed_summary(results: pd.DataFrame, column: str = "acc_all") -> pd.DataFrame:
+def null_world(planned: pd.DataFrame, kind: str, column: str = "acc_all_strict", width: float = 0.5) -> pd.DataFrame:
+    """A synthetic accuracy table on the sweep's real training sets, for C10's null worlds.
+
+    Accuracy is a logistic function of log10(percent of bumps kept) alone, 50% at the geometric middle of
+    the swept percentages, with ``width`` decades of spread. ``kind``: "stripes do nothing" (the augmented
+    sets get the baseline's accuracy at the same percentage) or "stripes hurt" (the augmented sets need
+    three times the percentage). Either way the bumps needed grow like the bump count at a fixed
+    percentage, i.e. like N^2 for both data sets."""
+    check_choice("kind", kind, NULL_WORLDS)
+    logp = np.log10(planned["percent"].to_numpy(float))
+    middle = (logp.min() + logp.max()) / 2
+    shift = np.where((planned["dataset"] == "augmented") & (kind == "stripes hurt"), np.log10(3.0), 0.0)
+    out = planned.copy()
+    out[column] = 1.0 / (1.0 + np.exp(-(logp - middle - shift) / (width / 4)))
+    return out
+
+
+NULL_WORLDS = ("stripes do nothing", "stripes hurt")
+
+
+def seed_summary(results: pd.DataFrame, column: str = "acc_all_strict") -> pd.DataFrame:
     """Mean and standard deviation over seeds of ``column`` per (data set, N, percent), with the mean size."""
     g = results.groupby(["dataset", "N", "percent"], sort=True)
     out = g.agg(mean=(column, "mean"), std=(column, "std"), seeds=(column, "count"),
@@ -279,7 +317,7 @@ def threshold_crossing(sizes: Sequence[float], accuracies: Sequence[float], thre
     return Crossing(size, "crossed", size)
 
 
-def crossings(results: pd.DataFrame, size_column: str = "images", accuracy_column: str = "acc_all",
+def crossings(results: pd.DataFrame, size_column: str = "images", accuracy_column: str = "acc_all_strict",
               threshold: float = THRESHOLD) -> pd.DataFrame:
     """One :func:`threshold_crossing` per (data set, N, seed), over the percentages of the sweep."""
     rows = []
@@ -312,10 +350,9 @@ class PowerLawFit:
 
 
 def fit_power_law(n: Sequence[float], size: Sequence[float]) -> PowerLawFit:
-    """Least-squares line through (log N, log size) over the finite positive points.
-
-    The slope's standard error is sqrt(RSS / (k - 2) / Sxx) (k points); NaN with two points, and the
-    whole fit NaN with fewer than two distinct N."""
+    """Least-squares line through (log N, log size) over the finite positive points (``scipy.stats.linregress``),
+    with the slope's standard error; the error is NaN with two points, and the whole fit NaN with fewer than
+    two distinct N."""
     x = np.asarray(n, dtype=np.float64)
     y = np.asarray(size, dtype=np.float64)
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
@@ -323,16 +360,8 @@ def fit_power_law(n: Sequence[float], size: Sequence[float]) -> PowerLawFit:
     k = len(x)
     if k < 2 or np.unique(x).size < 2:
         return PowerLawFit(math.nan, math.nan, math.nan, k)
-    xm, ym = x.mean(), y.mean()
-    sxx = float(np.sum((x - xm) ** 2))
-    slope = float(np.sum((x - xm) * (y - ym)) / sxx)
-    intercept = float(ym - slope * xm)
-    if k > 2:
-        rss = float(np.sum((y - intercept - slope * x) ** 2))
-        stderr = math.sqrt(rss / (k - 2) / sxx)
-    else:
-        stderr = math.nan
-    return PowerLawFit(slope, stderr, intercept, k)
+    fit = linregress(x, y)
+    return PowerLawFit(float(fit.slope), float(fit.stderr) if k > 2 else math.nan, float(fit.intercept), k)
 
 
 def fit_slopes(cross: pd.DataFrame) -> dict[str, PowerLawFit]:
@@ -344,22 +373,37 @@ def fit_slopes(cross: pd.DataFrame) -> dict[str, PowerLawFit]:
     return out
 
 
-def slope_verdict(fits: Mapping[str, PowerLawFit], min_gap: float, tolerance: float,
-                  paper: Mapping[str, float] = PAPER_SLOPES) -> tuple[bool, str]:
-    """The C10 criterion: baseline slope - augmented slope > ``min_gap`` and each slope within
-    ``tolerance`` of the paper's (2 and 1). False when a slope could not be fitted."""
+def bumps_needed(results: pd.DataFrame, column: str = "acc_all_strict", threshold: float = THRESHOLD,
+                 min_gap: float = 0.7, tolerance: float = 0.5, paper: Mapping[str, float] = PAPER_SLOPES) -> Outcome:
+    """C10, decided on the paper's mechanism: the number of 2D **bumps** needed for ``threshold`` accuracy
+    grows like N^2 without stripes (baseline slope within ``tolerance`` of the paper's 2) and clearly more
+    slowly with them (baseline slope minus augmented slope >= ``min_gap``). Slopes are fitted over the
+    crossings inside the sweep; a slope that cannot be fitted fails. The total-size slopes (Fig. 5c's axis)
+    are reported beside them: the stripe count, fixed per N, pins the augmented total whatever the model
+    does, so they cannot decide."""
+    fits = fit_slopes(crossings(results, "bumps", column, threshold))
+    totals = fit_slopes(crossings(results, "images", column, threshold))
     b, a = fits["baseline"], fits["augmented"]
-    measured = f"baseline {b.describe()}; augmented {a.describe()}"
-    if not (math.isfinite(b.slope) and math.isfinite(a.slope)):
-        return False, measured
     gap = b.slope - a.slope
-    holds = (gap > min_gap and abs(b.slope - paper["baseline"]) < tolerance
-             and abs(a.slope - paper["augmented"]) < tolerance)
-    return bool(holds), f"{measured}; difference {gap:.2f}"
+    parts = (Part(f"baseline bump slope {b.slope:.2f} within {tolerance:g} of {paper['baseline']:g}",
+                  bool(math.isfinite(b.slope) and abs(b.slope - paper["baseline"]) <= tolerance), ("baseline",)),
+             Part(f"baseline - augmented bump slope {gap:.2f} >= {min_gap:g}",
+                  bool(math.isfinite(gap) and gap >= min_gap), ("baseline", "augmented")))
+    measured = (f"bumps needed: baseline {b.describe()}, augmented {a.describe()}; total images needed (Fig. 5c): "
+                f"baseline {totals['baseline'].describe()}, augmented {totals['augmented'].describe()}")
+    return Outcome(parts, measured)
+
+
+def full_data_gates(results: pd.DataFrame, column: str = "acc_id_strict", threshold: float = 0.6) -> list[Gate]:
+    """C10 rests on models that can learn the task: per data set, the worst in-distribution strict joint
+    accuracy of its 100% models over the sizes (and seeds) must reach ``threshold``."""
+    full = results[results["percent"] == results["percent"].max()]
+    return [Gate(dataset, f"worst in-distribution strict joint accuracy at {full['percent'].max():g}% over N",
+                 float(full.loc[full["dataset"] == dataset, column].min()), threshold) for dataset in DATASETS]
 
 
 # figures -----------------------------------------------------------------------------------------
-def plot_accuracy_vs_percent(ax: plt.Axes, results: pd.DataFrame, dataset: str, column: str = "acc_all",
+def plot_accuracy_vs_percent(ax: plt.Axes, results: pd.DataFrame, dataset: str, column: str = "acc_all_strict",
                              threshold: float = THRESHOLD) -> None:
     """Fig. 5 a-b: accuracy against the percentage of bumps kept, one curve per N (mean +- std over
     seeds), with the 0, 60 and 100% reference lines (red dashed)."""
@@ -437,6 +481,7 @@ __all__ = [
     "DATASETS", "THRESHOLD", "PAPER_SLOPES", "data_config", "SweepPoint", "sweep_points", "reference_steps",
     "training_counts", "example_samples",
     "planned_table", "centre_square_share", "point_accuracy", "results_table", "seed_summary", "Crossing",
-    "threshold_crossing", "crossings", "PowerLawFit", "fit_power_law", "fit_slopes", "slope_verdict",
+    "threshold_crossing", "crossings", "PowerLawFit", "fit_power_law", "fit_slopes", "bumps_needed",
+    "full_data_gates", "null_world", "NULL_WORLDS", "scores_of",
     "plot_accuracy_vs_percent", "plot_data_needed",
 ]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import nbformat
 import pytest
 
+from gdlib.claims import load_claims
 from gdlib.paths import REPO
 from gdlib.runner import load_profile, run_notebooks
 
@@ -41,12 +40,13 @@ def test_notebook_06_runs_under_smoke_and_records_fig5_and_claim_c10(tmp_path, m
     figures = sorted(p.name for p in (tmp_path / "figures").glob("06_*.png"))
     assert figures == ["06_fig5ab_accuracy.png", "06_fig5c_data_needed.png", "06_samples.png",
                        "06_training_sets.png"]
-    blob = json.loads((tmp_path / "claims" / "06_sample_efficiency.json").read_text())
-    claims = {c["id"]: c for c in blob["claims"]}
-    c10 = claims["C10"]
-    assert c10["holds"] is None and c10["profile"] == "smoke" and c10["note"] == "smoke profile: too small to decide"
-    assert "baseline" in c10["measured"] and "augmented" in c10["measured"] and "> 0.5" in c10["criterion"]
-    assert {f["paper_figure"] for f in blob["figures"]} >= {"Fig. 5a-b", "Fig. 5c"}
+    records, figures = load_claims(tmp_path)
+    c10 = {c.id: c for c in records}["C10"]
+    assert c10.holds is None and c10.profile == "smoke" and "smoke" in c10.reason
+    assert "bumps needed: baseline" in c10.measured and ">= 0.7" in c10.criterion
+    assert {r.name for r in c10.rows if r.role == "control"} == {
+        "blank", "nearest training image", "null world: stripes do nothing", "null world: stripes hurt"}
+    assert {f.paper_figure for f in figures} >= {"Fig. 5a-b", "Fig. 5c"}
     # the smoke sweep: 2 data sets x 2 sizes x 2 percentages x 1 seed, every model trained and evaluated
     finals = list((tmp_path / "models" / "sample_efficiency").glob("*/eval_final.npz"))
     assert len(finals) == 8

@@ -12,13 +12,13 @@ import pytest
 from gdlib.datasets import make_dataset, training_labels
 from gdlib.regions import CentreSquare, evaluation_grid
 from gdlib.sample_efficiency import (
+    bumps_needed,
     centre_square_share,
     crossings,
     data_config,
     fit_power_law,
     fit_slopes,
     planned_table,
-    slope_verdict,
     sweep_points,
     threshold_crossing,
     training_counts,
@@ -124,14 +124,15 @@ def test_crossings_and_fits_recover_known_power_laws_per_dataset():
             for size in needed * np.array([0.1, 0.5, 2.0, 10.0]):
                 # an accuracy curve linear in log(size) through 0.6 at the size needed
                 acc = 0.6 + 0.2 * math.log(size / needed)
-                rows.append({"dataset": dataset, "N": n, "seed": 0, "images": size, "acc_all": acc})
+                rows.append({"dataset": dataset, "N": n, "seed": 0, "images": size, "bumps": size,
+                             "acc_all_strict": acc})
     cross = crossings(pd.DataFrame(rows))
     assert (cross["status"] == "crossed").all()
     fits = fit_slopes(cross)
     assert fits["baseline"].slope == pytest.approx(2.0) and fits["augmented"].slope == pytest.approx(1.0)
     assert fits["baseline"].stderr == pytest.approx(0.0, abs=1e-9)
-    holds, text = slope_verdict(fits, min_gap=0.5, tolerance=0.5)
-    assert holds and "difference 1.00" in text
+    outcome = bumps_needed(pd.DataFrame(rows), min_gap=0.7, tolerance=0.5)
+    assert outcome.passes and "bump slope 2.00" in outcome.parts[0].name
 
 
 def test_slope_fit_on_a_noisy_power_law_is_within_its_uncertainty():
@@ -150,8 +151,7 @@ def test_slope_fit_without_enough_points_is_nan_and_fails_the_claim():
     assert two.slope == pytest.approx(2.0) and math.isnan(two.stderr)
     one = fit_power_law([8, 16, 24], [10.0, math.nan, math.nan])
     assert math.isnan(one.slope) and one.points == 1
-    holds, text = slope_verdict({"baseline": two, "augmented": one}, 0.5, 0.5)
-    assert holds is False and "no fit" in text
+    assert "no fit" in one.describe()
 
 
 def test_data_config_rejects_bad_values():
