@@ -11,8 +11,10 @@ sigma and lambda. Every model sees the same number of batches (App. A.6,
 - :func:`diffusion_loss` / :func:`final_losses`: the final training and validation loss of Fig. 14c;
 - :func:`collect_results` -> :class:`SweepTable`: accuracy (all centres, seen and unseen), losses,
   the training set's own largest-cluster mass ratio, steps and wall time per model;
-- :func:`first_crossing`, :func:`percolation_onsets`, :func:`percolation_claim`, :func:`learning_claim`:
-  the numbers behind claims C11 and C12;
+- :func:`first_crossing`, :func:`percolation_onsets`, :func:`simulation_reproduces` (C11, a reproduction of
+  the simulation against numbers read off the paper's figures), :func:`learns_unseen` (C12, on the centres a
+  model never saw), :func:`losses_rise` (C12c) and their controls (:func:`null_simulation`,
+  :func:`flat_losses`, ``collect_results(source=...)``);
 - :func:`bump_width`: how wide a generated bump is (Fig. 6d: the model draws sigma = 0.1 wider);
 - plotting helpers for Fig. 6d, 6e, 13, 14c and 15.
 
@@ -47,12 +49,14 @@ from scipy import ndimage
 from gdlib import device as _device
 from gdlib import diffusion
 from gdlib.checks import check_choice, check_int, check_range
+from gdlib.claims import Gate, Outcome, Part
+from gdlib.controls import GENERATORS, control_evaluation
 from gdlib.datasets import DatasetConfig, grid_centres, make_dataset, nested_subsets, training_labels
-from gdlib.evaluation import accuracy
+from gdlib.evaluation import accuracy, strict
 from gdlib.images import darkness, render
 from gdlib.percolation import PercolationResult, largest_cluster_ratio
 from gdlib.spectrum import participation_ratio, pca_project
-from gdlib.training import TrainConfig, evaluate, load_checkpoint, load_metrics, with_equal_batches
+from gdlib.training import TrainConfig, evaluate, load_checkpoint, load_metrics, sample_and_score, with_equal_batches
 
 #: The lambda grid of Fig. 6e (nested subsets, each containing the smaller).
 PAPER_LAMBDAS = tuple(round(0.1 * k, 1) for k in range(1, 11))
@@ -168,16 +172,17 @@ def final_losses(cfg: TrainConfig, name: str, timesteps: int = 10, seed: int = 0
 
 
 # the result table ---------------------------------------------------------------------------------
-_TABLE_FIELDS = ("n_train", "steps", "accuracy", "accuracy_seen", "accuracy_unseen", "train_loss", "val_loss",
-                 "mass_ratio", "wall_s")
+_TABLE_FIELDS = ("n_train", "steps", "accuracy", "accuracy_strict", "accuracy_seen", "accuracy_unseen",
+                 "train_loss", "val_loss", "mass_ratio", "wall_s")
 
 
 @dataclass
 class SweepTable:
     """What each model of the sweep did; every array has shape (len(sigmas), len(lambdas)).
 
-    ``accuracy`` is the joint accuracy (App. A.3) on all N^2 integer centres; ``_seen``/``_unseen`` on
-    the training centres and on the others (NaN where there are none); ``mass_ratio`` is the largest
+    ``accuracy`` is the joint accuracy (App. A.3) on all N^2 integer centres, ``accuracy_strict`` the same
+    with every centroid fallback counted wrong; ``accuracy_seen`` / ``accuracy_unseen`` the strict joint
+    accuracy on the training centres and on the others (NaN where there are none); ``mass_ratio`` is the largest
     cluster mass ratio of the training set itself at ``threshold`` (the simulation's criterion applied
     to the data the model saw); ``wall_s`` the training time including its evaluations.
     """
@@ -200,14 +205,15 @@ class SweepTable:
 
     def to_markdown(self) -> str:
         """The table as Markdown (one row per model)."""
-        head = ("| sigma | lambda | train images | steps | acc. all | acc. seen | acc. unseen | train loss | "
-                f"val. loss | mass ratio @{self.threshold:g} | train s |")
-        lines = [head, "|" + "---|" * 11]
+        head = ("| sigma | lambda | train images | steps | acc. all (App. A.3) | strict | strict seen | strict unseen "
+                f"| train loss | val. loss | mass ratio @{self.threshold:g} | train s |")
+        lines = [head, "|" + "---|" * 12]
         for r in self.rows():
             lines.append(
                 f"| {r['sigma']:g} | {r['lambda']:g} | {r['n_train']:.0f} | {r['steps']:.0f} | "
-                f"{_pct(r['accuracy'])} | {_pct(r['accuracy_seen'])} | {_pct(r['accuracy_unseen'])} | "
-                f"{r['train_loss']:.4f} | {r['val_loss']:.4f} | {r['mass_ratio']:.2f} | {r['wall_s']:.0f} |")
+                f"{_pct(r['accuracy'])} | {_pct(r['accuracy_strict'])} | {_pct(r['accuracy_seen'])} | "
+                f"{_pct(r['accuracy_unseen'])} | {r['train_loss']:.4f} | {r['val_loss']:.4f} | {r['mass_ratio']:.2f} | "
+                f"{r['wall_s']:.0f} |")
         return "\n".join(lines)
 
 
@@ -216,31 +222,56 @@ def _pct(v: float) -> str:
 
 
 def _accuracy_on(ev, mask: np.ndarray, n: int) -> float:
-    """Joint accuracy (App. A.3, the plane) of the evaluation samples selected by ``mask``; NaN for none."""
+    """Strict joint accuracy (App. A.3, the plane, fallbacks wrong) of the samples selected by ``mask``; NaN
+    for none."""
     if not mask.any():
         return float("nan")
-    return accuracy(ev.labels[mask], ev.centres[mask], n).joint
+    return accuracy(ev.labels[mask], ev.centres[mask], n, valid=strict(ev.method[mask])).joint
+
+
+SOURCES = ("model", "untrained", *GENERATORS)
+
+
+def untrained_model(cfg: TrainConfig) -> torch.nn.Module:
+    """The network of ``cfg`` as training initialises it (seed ``cfg.seed``), on the default device."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        return _device.prepare_model(cfg.make_model()).eval()
 
 
 def collect_results(configs: Mapping[tuple[float, float], TrainConfig], name: str, threshold: float = 0.005,
-                    loss_timesteps_count: int = 10, loss_seed: int = 0) -> SweepTable:
-    """Read every finished model of the sweep back from the cache and measure it (see :class:`SweepTable`)."""
+                    loss_timesteps_count: int = 10, loss_seed: int = 0, source: str = "model") -> SweepTable:
+    """Measure every model of the sweep (see :class:`SweepTable`). ``source``: "model" reads each finished
+    model back from the cache; "untrained" measures the network as initialised (samples and losses); a
+    control generator of :mod:`gdlib.controls` ("blank", "nearest training image", "formula oracle") gives
+    accuracies only (its losses and training time are NaN)."""
+    check_choice("source", source, SOURCES)
     sigmas = tuple(sorted({s for s, _ in configs}))
     lambdas = tuple(sorted({lam for _, lam in configs}))
     vals = {k: np.full((len(sigmas), len(lambdas)), np.nan) for k in _TABLE_FIELDS}
     for (sigma, lam), cfg in configs.items():
         i, j = sigmas.index(sigma), lambdas.index(lam)
         train = training_labels(cfg.data)
-        ev = evaluate(cfg, name, "final", layers=())
+        losses, wall = (math.nan, math.nan), math.nan
+        if source == "model":
+            ev = evaluate(cfg, name, "final", layers=())
+            losses = final_losses(cfg, name, loss_timesteps_count, loss_seed)
+            walls = load_metrics(cfg, name)["wall_s"]
+            wall = float(np.nanmax(walls)) if len(walls) else math.nan
+        elif source == "untrained":
+            model = untrained_model(cfg)
+            ev = sample_and_score(model, cfg, "untrained", layers=())
+            losses = tuple(diffusion_loss(model, cfg, split, loss_timesteps_count, loss_seed)
+                           for split in ("train", "heldout"))
+        else:
+            ev = control_evaluation(source, cfg)
         seen = seen_mask(cfg, ev.labels)
-        train_loss, val_loss = final_losses(cfg, name, loss_timesteps_count, loss_seed)
-        wall = load_metrics(cfg, name)["wall_s"]
         row = {"n_train": len(train), "steps": cfg.total_steps(len(train)), "accuracy": ev.accuracy,
-               "accuracy_seen": _accuracy_on(ev, seen, cfg.data.n),
+               "accuracy_strict": ev.strict_accuracy, "accuracy_seen": _accuracy_on(ev, seen, cfg.data.n),
                "accuracy_unseen": _accuracy_on(ev, ~seen, cfg.data.n),
-               "train_loss": train_loss, "val_loss": val_loss,
+               "train_loss": losses[0], "val_loss": losses[1],
                "mass_ratio": largest_cluster_ratio(np.rint(train).astype(np.int64), sigma, threshold, cfg.data.n),
-               "wall_s": float(np.nanmax(wall)) if len(wall) else np.nan}
+               "wall_s": wall}
         for k, v in row.items():
             vals[k][i, j] = v
     return SweepTable(sigmas, lambdas, threshold, vals)
@@ -262,12 +293,8 @@ def percolation_onsets(result: PercolationResult, level: float = 0.5) -> np.ndar
                       for j in range(len(result.sigmas))] for i in range(len(result.thresholds))])
 
 
-def single_points(result: PercolationResult, threshold: float, sigma: float, n: int) -> bool:
-    """Whether the largest cluster is a single point at every lambda and repeat (mass ratio = 1 / count)."""
-    counts = np.array([max(1, int(round(lam * n * n))) for lam in result.lambdas])
-    curve, std = result.curve(threshold, sigma), result.std[result.thresholds.index(threshold),
-                                                           result.sigmas.index(sigma)]
-    return bool(np.allclose(curve, 1.0 / counts) and np.allclose(std, 0.0))
+def _fmt_onset(v: float) -> str:
+    return "never" if math.isinf(v) else f"{v:g}"
 
 
 def _non_increasing(values: np.ndarray) -> bool:
@@ -275,77 +302,119 @@ def _non_increasing(values: np.ndarray) -> bool:
     return bool(np.all((v[1:] <= v[:-1]) | (np.isinf(v[1:]) & np.isinf(v[:-1]))))
 
 
-def _non_decreasing(values: np.ndarray) -> bool:
-    return _non_increasing(np.asarray(values)[::-1])
-
-
-def _fmt_onset(v: float) -> str:
-    return "never" if math.isinf(v) else f"{v:g}"
-
-
 @dataclass(frozen=True)
-class ClaimEvidence:
-    """The outcome of a claim's criterion and the numbers behind it, as text for the report."""
+class Expectation:
+    """A number read off the paper's Fig. 6c / Fig. 13 that the simulation must reproduce: at overlap
+    ``threshold`` the onset lambda of ``sigma`` (first mean mass ratio above the percolation level) lies in
+    [``low``, ``high``] (``high`` = inf and ``low`` = inf: it never percolates)."""
 
-    holds: bool
-    measured: str
+    threshold: float
+    sigma: float
+    low: float
+    high: float
+
+    def describe(self) -> str:
+        if math.isinf(self.low):
+            return f"sigma {self.sigma:g} never percolates at threshold {self.threshold:g}"
+        return f"sigma {self.sigma:g} at threshold {self.threshold:g}: onset in [{self.low:g}, {self.high:g}]"
 
 
-def percolation_claim(result: PercolationResult, main_threshold: float, n: int, level: float = 0.5) -> ClaimEvidence:
-    """C11: the onset lambda (first mean mass ratio > ``level``) never decreases as sigma decreases nor as
-    the threshold increases, changes somewhere along each of the two axes, and the smallest sigma's
-    largest cluster is a single point at every lambda at ``main_threshold``."""
+def simulation_reproduces(result: PercolationResult, expectations: Sequence[Expectation],
+                          level: float = 0.5) -> Outcome:
+    """C11, a reproduction of the simulation of Fig. 6c / 13 (not a measured finding about models): every
+    expected onset (:class:`Expectation`) is met by the simulation's onsets (:func:`percolation_onsets`)."""
     onsets = percolation_onsets(result, level)
-    sig_order = np.argsort(result.sigmas)
-    thr_order = np.argsort(result.thresholds)
-    along_sigma = all(_non_increasing(onsets[i, sig_order]) for i in range(len(result.thresholds)))
-    along_threshold = all(_non_decreasing(onsets[thr_order, j]) for j in range(len(result.sigmas)))
-    moves_sigma = any(len(set(onsets[i].tolist())) > 1 for i in range(len(result.thresholds)))
-    moves_threshold = any(len(set(onsets[:, j].tolist())) > 1 for j in range(len(result.sigmas)))
-    smallest = float(min(result.sigmas))
-    lone = single_points(result, main_threshold, smallest, n)
-    table = "; ".join(f"threshold {result.thresholds[i]:g}: " + ", ".join(
-        f"sigma {result.sigmas[j]:g} -> {_fmt_onset(onsets[i, j])}" for j in sig_order) for i in thr_order)
-    measured = (f"onset lambda (mean mass ratio > {level:g}): {table}. Monotone in sigma: {along_sigma}, in threshold: "
-                f"{along_threshold}; moves with sigma: {moves_sigma}, with threshold: {moves_threshold}; sigma = "
-                f"{smallest:g} largest cluster a single point at every lambda at {main_threshold:g}: {lone}")
-    return ClaimEvidence(along_sigma and along_threshold and moves_sigma and moves_threshold and lone, measured)
+    parts = []
+    for e in expectations:
+        got = onsets[result.thresholds.index(e.threshold), result.sigmas.index(e.sigma)]
+        ok = math.isinf(got) if math.isinf(e.low) else bool(e.low - 1e-9 <= got <= e.high + 1e-9)
+        parts.append(Part(f"{e.describe()} (simulated: {_fmt_onset(got)})", ok))
+    table = "; ".join(f"threshold {t:g}: " + ", ".join(f"sigma {s:g} -> {_fmt_onset(onsets[i, j])}"
+                                                         for j, s in enumerate(result.sigmas))
+                      for i, t in enumerate(result.thresholds))
+    return Outcome(tuple(parts), f"onset lambda (mean mass ratio > {level:g}): {table}")
 
 
-def learning_claim(table: SweepTable, level: float, small_sigma: float, large_lambda: float) -> ClaimEvidence:
-    """C12: for every sigma the accuracy at the largest lambda exceeds that at the smallest; the onset
-    lambda (first accuracy >= ``level``) never increases with sigma; the smallest sigma ``small_sigma`` is
-    learnt, and only from ``large_lambda`` on (its onset is finite and >= ``large_lambda``)."""
-    acc = table.values["accuracy"]
-    onsets = np.array([first_crossing(table.lambdas, acc[i], level, inclusive=True) for i in range(len(table.sigmas))])
-    rises = bool(np.all(acc[:, -1] > acc[:, 0]))
-    ordered = _non_increasing(onsets)
-    small = onsets[table.sigmas.index(small_sigma)]
-    late = bool(math.isfinite(small) and small >= large_lambda - 1e-9)
-    per_sigma = "; ".join(
-        f"sigma {s:g}: " + ", ".join(f"{100 * a:.0f}%" for a in acc[i]) + f" (onset {_fmt_onset(onsets[i])})"
-        for i, s in enumerate(table.sigmas))
-    measured = (f"joint accuracy on all centres at lambda = {', '.join(f'{lam:g}' for lam in table.lambdas)}: "
-                f"{per_sigma}. Rises with lambda for every sigma: {rises}; onset (accuracy >= {100 * level:.0f}%) "
-                f"non-increasing in sigma: {ordered}; sigma = {small_sigma:g} learnt only from lambda >= "
-                f"{large_lambda:g}: {late}")
-    return ClaimEvidence(rises and ordered and late, measured)
+NULL_SIMULATIONS = ("nothing overlaps", "everything overlaps")
 
 
-def loss_trend_claim(table: SweepTable, min_r: float = 0.8) -> ClaimEvidence:
-    """Fig. 14c: for every sigma both final losses rise with the number of training images, nearly linearly:
-    the Pearson correlation of loss and image count is at least ``min_r`` (NaN losses, e.g. the validation
-    loss at lambda = 1, are left out; fewer than 3 points fail)."""
-    parts, ok = [], True
+def null_simulation(result: PercolationResult, kind: str, n: int) -> PercolationResult:
+    """C11's null worlds on the same grid: no pair of bumps overlaps (the largest cluster is one point), or
+    every pair does (one cluster holds everything)."""
+    check_choice("kind", kind, NULL_SIMULATIONS)
+    counts = np.array([max(1, int(round(lam * n * n))) for lam in result.lambdas], dtype=np.float64)
+    mean = np.broadcast_to(1.0 / counts if kind == NULL_SIMULATIONS[0] else np.ones_like(counts),
+                           result.mean.shape).copy()
+    return PercolationResult(result.thresholds, result.sigmas, result.lambdas, mean, np.zeros_like(mean))
+
+
+def sigma_name(sigma: float) -> str:
+    return f"sigma {sigma:g}"
+
+
+def training_gates(table: SweepTable, threshold: float = 0.6) -> list[Gate]:
+    """C12 rests on models that learnt their training centres: for every sigma, the model at the largest
+    lambda reaches ``threshold`` strict joint accuracy on its seen centres."""
+    j = int(np.argmax(table.lambdas))
+    return [Gate(sigma_name(s), f"strict accuracy on the training centres at lambda {table.lambdas[j]:g}",
+                 float(table.values["accuracy_seen"][i, j]), threshold) for i, s in enumerate(table.sigmas)]
+
+
+def learns_unseen(table: SweepTable, level: float, small_sigma: float, late_lambda: float) -> Outcome:
+    """C12 on the centres a model never saw (a memoriser scores 0 there at every lambda): for every sigma
+    the strict unseen accuracy at the largest lambda that leaves unseen centres exceeds that at the smallest;
+    the onset (first lambda with unseen accuracy >= ``level``) never increases with sigma; and ``small_sigma``
+    has a finite onset, no earlier than ``late_lambda`` (paper: learnt at lambda 0.8-0.9)."""
+    acc = table.values["accuracy_unseen"]
+    cols = [j for j in range(len(table.lambdas)) if np.all(np.isfinite(acc[:, j]))]
+    lambdas = [table.lambdas[j] for j in cols]
+    onsets = np.array([first_crossing(lambdas, acc[i, cols], level, inclusive=True)
+                       for i in range(len(table.sigmas))])
+    first, last = cols[0], cols[-1]
+    parts = [Part(f"{sigma_name(s)}: unseen {_pct(acc[i, last])} at lambda {lambdas[-1]:g} > "
+                  f"{_pct(acc[i, first])} at {lambdas[0]:g}", bool(len(cols) > 1 and acc[i, last] > acc[i, first]),
+                  (sigma_name(s),)) for i, s in enumerate(table.sigmas)]
+    parts.append(Part("onset non-increasing in sigma (" + ", ".join(
+        f"{s:g}: {_fmt_onset(o)}" for s, o in zip(table.sigmas, onsets)) + ")", _non_increasing(onsets),
+        tuple(sigma_name(s) for s in table.sigmas)))
+    small = onsets[table.sigmas.index(small_sigma)] if small_sigma in table.sigmas else math.inf
+    parts.append(Part(f"{sigma_name(small_sigma)} onset {_fmt_onset(small)} finite and >= {late_lambda:g}",
+                      bool(math.isfinite(small) and small >= late_lambda - 1e-9), (sigma_name(small_sigma),)))
+    measured = "; ".join(f"{sigma_name(s)}: unseen " + ", ".join(f"{_pct(acc[i, j])}" for j in cols)
+                         + f" (seen {', '.join(_pct(table.values['accuracy_seen'][i, j]) for j in cols)})"
+                         for i, s in enumerate(table.sigmas))
+    at = ", ".join(f"{lam:g}" for lam in lambdas)
+    return Outcome(tuple(parts), f"strict joint accuracy at lambda {at}: {measured}")
+
+
+def losses_rise(table: SweepTable, min_r: float = 0.8, min_rise: float = 0.05) -> Outcome:
+    """Fig. 14c: for every sigma both final losses grow with the number of training images, nearly linearly:
+    Pearson r(image count, loss) >= ``min_r`` and the loss at the most images at least ``min_rise`` (relative)
+    above the loss at the fewest (NaN losses, e.g. the validation loss at lambda = 1, are left out; fewer than
+    3 points fail)."""
+    parts = []
     for i, sigma in enumerate(table.sigmas):
         for key in ("train_loss", "val_loss"):
             x, y = table.values["n_train"][i], table.values[key][i]
             keep = np.isfinite(y)
-            r = float(np.corrcoef(x[keep], y[keep])[0, 1]) if keep.sum() >= 3 and np.ptp(y[keep]) > 0 else float("nan")
-            ok &= bool(r >= min_r)
-            parts.append(f"sigma {sigma:g} {key.split('_')[0]}: r = {r:.2f} ("
-                         + ", ".join(f"{v:.4f}" for v in y) + ")")
-    return ClaimEvidence(ok, "; ".join(parts))
+            enough = keep.sum() >= 3 and np.ptp(y[keep]) > 0
+            r = float(np.corrcoef(x[keep], y[keep])[0, 1]) if enough else math.nan
+            rise = float(y[keep][-1] / y[keep][0] - 1) if enough else math.nan
+            parts.append(Part(f"{sigma_name(sigma)} {key.split('_')[0]}: r {r:.2f} >= {min_r:g}, rise {rise:+.1%} >= "
+                              f"{min_rise:.0%}", bool(r >= min_r and rise >= min_rise), (sigma_name(sigma),)))
+    measured = "; ".join(f"{sigma_name(s)} {key.split('_')[0]}: " + ", ".join(f"{v:.4f}" for v in table.values[key][i])
+                         for i, s in enumerate(table.sigmas) for key in ("train_loss", "val_loss"))
+    return Outcome(tuple(parts), measured)
+
+
+def flat_losses(table: SweepTable) -> SweepTable:
+    """C12c's null world: the same table with every loss replaced by its sigma's mean (losses that do not
+    depend on the amount of data)."""
+    vals = dict(table.values)
+    for key in ("train_loss", "val_loss"):
+        v = np.array(vals[key], dtype=np.float64)
+        vals[key] = np.where(np.isfinite(v), np.nanmean(v, axis=1, keepdims=True), np.nan)
+    return SweepTable(table.sigmas, table.lambdas, table.threshold, vals)
 
 
 # the width of a bump (Fig. 6d) --------------------------------------------------------------------
@@ -394,21 +463,33 @@ class WidthEvidence:
 
 
 def width_evidence(cfg: TrainConfig, name: str, centre: tuple[float, float] | None = None,
-                   window: int = 3) -> WidthEvidence:
+                   window: int = 3, ev=None) -> WidthEvidence:
     """Measure how wide the trained model draws its bumps next to the training formula's (Fig. 6d).
 
-    ``centre`` defaults to (N/2, N/2) (the paper's (16, 16) at N = 32)."""
+    ``centre`` defaults to (N/2, N/2) (the paper's (16, 16) at N = 32). ``ev``: another evaluation of the
+    same centres (a control generator's) instead of the model's."""
     n = cfg.data.n
     centre = (n / 2, n / 2) if centre is None else (float(centre[0]), float(centre[1]))
-    ev = evaluate(cfg, name, "final", layers=())
+    ev = evaluate(cfg, name, "final", layers=()) if ev is None else ev
     i = int(np.argmin(np.abs(ev.labels - np.array(centre)).sum(axis=1)))
     truth_image = ground_truth_bump(n, cfg.data.sigma_x, centre)
-    ok = (np.abs(ev.labels - ev.centres) < 1.0).all(axis=1)
+    ok = (np.abs(ev.labels - ev.centres) < 1.0).all(axis=1) & strict(ev.method)
     placed = [bump_width(im, window) for im in ev.images[ok]]
     med = (lambda v: float(np.median(v)) if len(v) else float("nan"))
     return WidthEvidence(centre, truth_image, ev.images[i], bump_width(truth_image, window),
                          bump_width(ev.images[i], window), placed,
                          med([w.half_max_pixels for w in placed]), med([w.sigma for w in placed]))
+
+
+def wider_than_truth(w: WidthEvidence) -> Outcome:
+    """C12b: the median half-maximum area of the correctly placed (strict) samples exceeds the ground truth's
+    (no correctly placed sample fails)."""
+    ok = bool(len(w.placed) > 0 and w.median_half_max > w.truth.half_max_pixels)
+    return Outcome((Part(f"median half-max {w.median_half_max:g} px over {len(w.placed)} correctly placed samples > "
+                         f"ground truth {w.truth.half_max_pixels} px", ok),),
+                   f"median over {len(w.placed)} correctly placed samples: half-max {w.median_half_max:g} px, sigma "
+                   f"{w.median_sigma:.2f}; at {w.centre}: half-max {w.generated.half_max_pixels} px (ground truth "
+                   f"{w.truth.half_max_pixels} px, sigma {w.truth.sigma:.2f})")
 
 
 # figures ------------------------------------------------------------------------------------------
@@ -539,9 +620,10 @@ def ground_truth_bump(n: int, sigma: float, centre: tuple[float, float]) -> np.n
 
 __all__ = [
     "PAPER_LAMBDAS", "lattice_data", "sweep_configs", "batch_counts", "seen_mask", "loss_timesteps",
-    "diffusion_loss", "final_losses", "SweepTable", "collect_results", "first_crossing", "percolation_onsets",
-    "single_points", "ClaimEvidence", "percolation_claim", "learning_claim", "BumpWidth", "bump_width",
-    "WidthEvidence", "width_evidence", "loss_trend_claim", "plot_threshold_grid", "plot_vs_lambda", "plot_accuracy",
+    "diffusion_loss", "final_losses", "SweepTable", "SOURCES", "untrained_model", "collect_results", "first_crossing",
+    "percolation_onsets", "Expectation", "simulation_reproduces", "NULL_SIMULATIONS", "null_simulation",
+    "sigma_name", "training_gates", "learns_unseen", "losses_rise", "flat_losses", "BumpWidth", "bump_width",
+    "WidthEvidence", "width_evidence", "wider_than_truth", "plot_threshold_grid", "plot_vs_lambda", "plot_accuracy",
     "plot_losses",
     "plot_representation", "plot_representation_grid", "plot_bump_pair", "ground_truth_bump",
 ]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
+from gdlib.claims import load_claims
 from gdlib.runner import run_notebooks
 
 
@@ -18,13 +17,15 @@ def test_notebook_07_runs_under_smoke_and_the_report_is_assembled(tmp_path):
     assert figures == ["07_fig13_thresholds.png", "07_fig14a_training_sets.png", "07_fig14b_mass_ratio.png",
                        "07_fig14c_losses.png", "07_fig15_representations.png", "07_fig6b_overlap.png",
                        "07_fig6c_mass_ratio.png", "07_fig6d_sigma01_bump.png", "07_fig6e_accuracy.png"]
-    claims = {c["id"]: c for c in json.loads((tmp_path / "claims" / "07_percolation.json").read_text())["claims"]}
+    claims = {c.id: c for c in load_claims(tmp_path)[0]}
     assert set(claims) == {"C11", "C12", "C12b", "C12c"}
     # the simulation runs at the paper's scale at every profile, so C11 is decided even under smoke
-    assert claims["C11"]["holds"] is True and claims["C11"]["profile"] == "smoke"
-    assert "sigma 0.1 -> never" in claims["C11"]["measured"]
+    assert claims["C11"].holds is True and claims["C11"].profile == "smoke" and claims["C11"].kind == "reproduction"
+    assert "sigma 0.1 -> never" in claims["C11"].measured
+    assert [r.passes for r in claims["C11"].rows if r.role == "control"] == [False, False]  # both null simulations
     for cid in ("C12", "C12b", "C12c"):
-        assert claims[cid]["holds"] is None and "smoke" in claims[cid]["note"]
+        assert claims[cid].holds is None and "smoke" in claims[cid].reason
+    assert {r.name for r in claims["C12"].rows if r.role == "control"} == {"nearest training image", "blank"}
     # 2 sigma x 2 lambda models were trained, one sweep
     assert len(list((tmp_path / "models" / "percolation").glob("*/final.pt"))) == 4
     report = (tmp_path / "REPORT.md").read_text()

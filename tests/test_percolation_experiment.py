@@ -17,19 +17,21 @@ from gdlib.images import render
 from gdlib.percolation import PercolationResult
 from gdlib.percolation_experiment import (
     PAPER_LAMBDAS,
+    Expectation,
     SweepTable,
     batch_counts,
     bump_width,
     diffusion_loss,
     first_crossing,
     lattice_data,
-    learning_claim,
+    learns_unseen,
     loss_timesteps,
-    percolation_claim,
+    losses_rise,
     percolation_onsets,
     seen_mask,
-    single_points,
+    simulation_reproduces,
     sweep_configs,
+    training_gates,
 )
 from gdlib.training import TrainConfig, get_or_train
 
@@ -141,48 +143,66 @@ def _single(lambdas=(0.25, 0.5, 1.0), n=4):
     return [1.0 / round(lam * n * n) for lam in lambdas]
 
 
-def test_a_percolation_picture_like_the_papers_satisfies_c11():
+PAPER_LIKE = [Expectation(0.005, 0.5, 0.25, 0.5), Expectation(0.005, 0.1, math.inf, math.inf)]
+
+
+def test_onsets_are_the_first_lambda_above_half_and_never_is_inf():
     lone = _single()
     mean = np.array([[lone, [0.2, 0.9, 1.0], [0.9, 1.0, 1.0]],
                      [lone, [0.1, 0.3, 0.9], [0.6, 1.0, 1.0]]])
-    result = _result(mean)
-    assert percolation_onsets(result).tolist() == [[math.inf, 0.5, 0.25], [math.inf, 1.0, 0.25]]
-    assert single_points(result, 0.005, 0.1, n=4)
-    assert percolation_claim(result, 0.005, n=4).holds
+    assert percolation_onsets(_result(mean)).tolist() == [[math.inf, 0.5, 0.25], [math.inf, 1.0, 0.25]]
 
 
-def test_c11_fails_when_a_wider_bump_percolates_later_or_the_small_one_connects():
+def test_c11_reproduces_expected_onsets_and_fails_when_one_moves():
     lone = _single()
-    backwards = _result(np.array([[lone, [0.9, 1.0, 1.0], [0.2, 0.9, 1.0]],
-                                  [lone, [0.6, 1.0, 1.0], [0.1, 0.3, 0.9]]]))
-    assert not percolation_claim(backwards, 0.005, n=4).holds
-    connected = _result(np.array([[[0.5, 0.2, 0.1], [0.2, 0.9, 1.0], [0.9, 1.0, 1.0]],
+    paper = _result(np.array([[lone, [0.2, 0.9, 1.0], [0.9, 1.0, 1.0]], [lone, [0.1, 0.3, 0.9], [0.6, 1.0, 1.0]]]))
+    assert simulation_reproduces(paper, PAPER_LIKE).passes
+    late = _result(np.array([[lone, [0.2, 0.3, 1.0], [0.9, 1.0, 1.0]], [lone, [0.1, 0.3, 0.9], [0.6, 1.0, 1.0]]]))
+    assert not simulation_reproduces(late, PAPER_LIKE).passes  # sigma 0.5 percolates only at lambda 1
+    connected = _result(np.array([[[0.6, 0.6, 0.6], [0.2, 0.9, 1.0], [0.9, 1.0, 1.0]],
                                   [lone, [0.1, 0.3, 0.9], [0.6, 1.0, 1.0]]]))
-    assert not single_points(connected, 0.005, 0.1, n=4)
-    assert not percolation_claim(connected, 0.005, n=4).holds
-    flat = _result(np.ones((2, 3, 3)), sigmas=(0.1, 0.5, 1.0))  # no sigma dependence at all
-    assert not percolation_claim(flat, 0.005, n=4).holds
+    assert not simulation_reproduces(connected, PAPER_LIKE).passes  # sigma 0.1 percolates
 
 
-def _table(acc: list[list[float]], sigmas=(0.1, 0.3, 1.0), lambdas=(0.2, 0.6, 1.0)) -> SweepTable:
-    return SweepTable(tuple(sigmas), tuple(lambdas), 0.005, {"accuracy": np.array(acc)})
+def _table(unseen: list[list[float]], seen=0.9, sigmas=(0.1, 0.3, 1.0), lambdas=(0.2, 0.6, 1.0)) -> SweepTable:
+    unseen = np.array(unseen, dtype=float)
+    return SweepTable(tuple(sigmas), tuple(lambdas), 0.005,
+                      {"accuracy_unseen": unseen, "accuracy_seen": np.full_like(unseen, seen)})
 
 
-def test_c12_holds_for_accuracy_rising_earlier_with_sigma_and_sigma_01_late():
+def test_c12_holds_for_unseen_accuracy_rising_earlier_with_sigma_and_sigma_01_late():
     table = _table([[0.0, 0.1, 0.7], [0.1, 0.6, 0.8], [0.5, 0.9, 0.95]])
-    assert learning_claim(table, level=0.5, small_sigma=0.1, large_lambda=0.8).holds
+    assert learns_unseen(table, level=0.5, small_sigma=0.1, late_lambda=0.6).passes
 
 
 def test_c12_fails_when_sigma_01_is_never_learnt_or_learnt_early():
     never = _table([[0.0, 0.1, 0.2], [0.1, 0.6, 0.8], [0.5, 0.9, 0.95]])
-    assert not learning_claim(never, 0.5, 0.1, 0.8).holds
+    assert not learns_unseen(never, 0.5, 0.1, 0.6).passes
     early = _table([[0.6, 0.7, 0.8], [0.1, 0.6, 0.8], [0.5, 0.9, 0.95]])
-    assert not learning_claim(early, 0.5, 0.1, 0.8).holds
+    assert not learns_unseen(early, 0.5, 0.1, 0.6).passes
+
+
+def test_c12_skips_lambdas_without_unseen_centres_and_gates_on_the_training_centres():
+    table = _table([[0.0, 0.7, np.nan], [0.6, 0.9, np.nan], [0.7, 0.95, np.nan]], seen=0.5)
+    assert learns_unseen(table, 0.5, 0.1, 0.6).passes  # lambda 1 (no unseen centre) is left out
+    assert [g.passed for g in training_gates(table, 0.6)] == [False, False, False]
+
+
+def test_c12c_wants_a_correlated_rise_of_both_losses_for_every_sigma():
+    n_train = np.array([[10.0, 30.0, 50.0]])
+    rising = SweepTable((1.0,), (0.2, 0.6, 1.0), 0.005, {"n_train": n_train,
+                                                          "train_loss": np.array([[0.10, 0.12, 0.14]]),
+                                                          "val_loss": np.array([[0.20, 0.22, np.nan]])})
+    assert not losses_rise(rising).passes  # the validation loss has two points only
+    rising.values["val_loss"] = np.array([[0.20, 0.22, 0.25]])
+    assert losses_rise(rising).passes
+    rising.values["train_loss"] = np.array([[0.100, 0.101, 0.102]])  # correlated but a 2% rise
+    assert not losses_rise(rising).passes
 
 
 def test_sweep_table_rows_and_markdown_have_one_line_per_model():
-    keys = ("n_train", "steps", "accuracy", "accuracy_seen", "accuracy_unseen", "train_loss", "val_loss",
-            "mass_ratio", "wall_s")
+    keys = ("n_train", "steps", "accuracy", "accuracy_strict", "accuracy_seen", "accuracy_unseen", "train_loss",
+            "val_loss", "mass_ratio", "wall_s")
     table = SweepTable((0.1, 1.0), (0.5, 1.0), 0.005, {k: np.full((2, 2), 0.5) for k in keys})
     assert len(table.rows()) == 4 and table.rows()[1]["lambda"] == 1.0
     assert table.to_markdown().count("\n") == 2 + 4 - 1
