@@ -114,8 +114,9 @@ class Evidence:
     references: Mapping[str, Outcome] = field(default_factory=dict)
     gates: tuple[Gate, ...] = ()
 
-    def rows(self) -> tuple[Row, ...]:
-        rows = [Row("model", "model", self.model.measured, self.model.passes, self.model.parts)]
+    def rows(self, subject: str = "model") -> tuple[Row, ...]:
+        """The measured rows; the first is named ``subject`` (the model, or the data of a data check)."""
+        rows = [Row(subject, "model", self.model.measured, self.model.passes, self.model.parts)]
         rows += [Row(name, "control", o.measured, o.passes, o.parts) for name, o in self.controls.items()]
         rows += [Row(name, "reference", o.measured, o.passes, o.parts) for name, o in self.references.items()]
         return tuple(rows)
@@ -169,7 +170,7 @@ class ClaimCheck:
 
     @property
     def measured(self) -> str:
-        """The model row's numbers."""
+        """The model row's numbers (the first row: the model, the data or the simulation)."""
         return next((r.measured for r in self.rows if r.role == "model"), "")
 
     @classmethod
@@ -223,8 +224,12 @@ class ClaimLog:
         simulation run at the paper's scale at every profile), so smoke decides it too."""
         check_choice("kind", kind, KINDS)
         holds, reason = verdict(evidence, "" if scale_independent else self.profile)
+        subject = "model"
+        if kind != "claim":  # a data check or a simulation: there is no trained model in the row
+            subject = "data" if kind == "data" else "simulation"
+            reason = reason.replace("the model ", f"the {subject} ")
         claim = ClaimCheck(id, statement, paper_figure, paper_value, criterion, holds, reason, self.profile,
-                           self.notebook, scale, kind, evidence.rows(), evidence.gates, note)
+                           self.notebook, scale, kind, evidence.rows(subject), evidence.gates, note)
         self.claims = [c for c in self.claims if c.id != id] + [claim]
         self.save()
         return claim
