@@ -53,11 +53,11 @@ from dataclasses import dataclass, replace
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gdlib.accuracy import BUMP, Accuracy, accuracy, strict
 from gdlib.checks import check_choice, check_int, check_range
 from gdlib.claims import Evidence, Gate, Outcome, Part, judge
 from gdlib.controls import COPY, GENERATORS, ORACLE, control_evaluation
 from gdlib.datasets import PAPER_MARGIN, DatasetConfig, composition_sets, make_dataset, training_labels
-from gdlib.evaluation import BUMP, Accuracy, accuracy, strict
 from gdlib.images import render
 from gdlib.regions import IN_DISTRIBUTION, Cross, HoldOut, Lesion, Square, region_names
 from gdlib.training import Evaluation, TrainConfig
@@ -197,8 +197,8 @@ def score_evaluation(model: Model, ev: Evaluation, scoring: str = "strict") -> d
     """:func:`score` of one model's (or one control's) evaluation samples.
 
     ``scoring``: "headline" = App. A.3 as written (darkest pixel, centroid fallback); "strict" = a fallback
-    counts as wrong (:func:`gdlib.evaluation.strict`), what every region claim uses; "strict bumps" = strict,
-    and the image must also be a bump, not a crossing of stripes (:func:`gdlib.evaluation.classify_shape`),
+    counts as wrong (:func:`gdlib.accuracy.strict`), what every region claim uses; "strict bumps" = strict,
+    and the image must also be a bump, not a crossing of stripes (:func:`gdlib.accuracy.classify_shape`),
     for the bump + stripe claim C8, whose statement is that bumps are generated."""
     check_choice("scoring", scoring, SCORINGS)
     valid = None
@@ -581,7 +581,7 @@ def generate_at(model: Model, mu_x: float, mu_y: float, name: str = MODEL_NAME, 
     """The image (uint8 (N, N)) the trained ``model`` generates for the label (mu_x, mu_y) with its own
     sampler and a fixed seed, and its estimated centre (App. A.3). ``cache`` keeps loaded networks by key."""
     from gdlib import diffusion
-    from gdlib.evaluation import estimate_centres
+    from gdlib.accuracy import estimate_centres
     from gdlib.training import load_checkpoint
 
     cache = {} if cache is None else cache

@@ -48,11 +48,11 @@ from scipy import ndimage
 
 from gdlib import device as _device
 from gdlib import diffusion
+from gdlib.accuracy import accuracy, strict
 from gdlib.checks import check_choice, check_int, check_range
 from gdlib.claims import Gate, Outcome, Part
 from gdlib.controls import GENERATORS, control_evaluation
 from gdlib.datasets import DatasetConfig, grid_centres, make_dataset, nested_subsets, training_labels
-from gdlib.evaluation import accuracy, strict
 from gdlib.images import darkness, render
 from gdlib.percolation import PercolationResult, largest_cluster_ratio
 from gdlib.spectrum import participation_ratio, pca_project

@@ -60,7 +60,7 @@ def plot_samples_vs_truth(cfg: TrainConfig, ev: Evaluation, count: int = 8, seed
     cross marks the estimated centre, the title says the label and whether the sample counts."""
     idx = _pick(ev.labels, count, seed)
     truth = ground_truth(cfg, ev.labels[idx])
-    from gdlib.evaluation import correct
+    from gdlib.accuracy import correct
 
     ok = correct(ev.labels[idx], ev.centres[idx], cfg.data.n, cfg.data.periodic).all(axis=1)
     fig, axes = plt.subplots(2, len(idx), figsize=(1.6 * len(idx), 3.6), squeeze=False)

@@ -59,11 +59,11 @@ import numpy as np
 import pandas as pd
 from scipy.stats import linregress
 
+from gdlib.accuracy import accuracy, strict
 from gdlib.checks import check_choice, check_int, check_range
 from gdlib.claims import Gate, Outcome, Part
 from gdlib.controls import control_evaluation
 from gdlib.datasets import CATEGORIES, PAPER_MARGIN, DatasetConfig, categorise, training_labels
-from gdlib.evaluation import accuracy, strict
 from gdlib.regions import CentreSquare, region_codes, region_names
 from gdlib.training import TrainConfig, evaluate
 

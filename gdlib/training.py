@@ -41,10 +41,10 @@ import torch
 
 from gdlib import device as _device
 from gdlib import diffusion
+from gdlib.accuracy import accuracy, classify_shape, estimate_centres, strict
 from gdlib.checks import check_choice, check_int, check_range
 from gdlib.claims import Outcome, Part
 from gdlib.datasets import DatasetConfig, make_dataset
-from gdlib.evaluation import accuracy, classify_shape, estimate_centres, strict
 from gdlib.model import ALL_ATTENTION, UNet
 from gdlib.paths import atomic_write_bytes, atomic_write_json, atomic_write_text, outputs_dir
 from gdlib.regions import evaluation_grid
@@ -295,14 +295,14 @@ class Evaluation:
     accuracy_x: float
     accuracy_y: float
     activations: dict[str, np.ndarray] = field(default_factory=dict)  # layer -> float32 (M, C, H, W)
-    method: np.ndarray | None = None  # int8 (M,): how each centre was found (gdlib.evaluation.DARKEST, ...)
-    shapes: np.ndarray | None = None  # int8 (M,): what each image shows (gdlib.evaluation.BUMP, ...)
+    method: np.ndarray | None = None  # int8 (M,): how each centre was found (gdlib.accuracy.DARKEST, ...)
+    shapes: np.ndarray | None = None  # int8 (M,): what each image shows (gdlib.accuracy.BUMP, ...)
     n: int = 0  # canvas size N and boundary of the data, for the distances of Eq. 1
     periodic: bool = False
 
     @property
     def strict_accuracy(self) -> float:
-        """Joint accuracy with every centroid fallback counted wrong (gdlib.evaluation's strict accuracy)."""
+        """Joint accuracy with every centroid fallback counted wrong (gdlib.accuracy's strict accuracy)."""
         return accuracy(self.labels, self.centres, self.n, self.periodic, valid=strict(self.method)).joint
 
 

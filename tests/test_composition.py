@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from gdlib import composition as comp
+from gdlib.accuracy import Accuracy, classify_shape, estimate_centres
 from gdlib.datasets import centred_in_holdout, composition_sets, training_labels
-from gdlib.evaluation import Accuracy, classify_shape, estimate_centres
 from gdlib.images import render
 from gdlib.regions import IN_DISTRIBUTION, Cross, Lesion, Square, evaluation_grid
 from gdlib.training import Evaluation, TrainConfig

@@ -27,6 +27,8 @@ from gdlib import composition as comp
 from gdlib import percolation_experiment as pe
 from gdlib import representation as rep
 from gdlib import sample_efficiency as se
+from gdlib.accuracy import BLANK as BLANK_SHAPE
+from gdlib.accuracy import BUMP, CROSSING, NO_BUMP, STRIPE, classify_shape
 from gdlib.claims import ClaimLog, Evidence, Gate, Outcome, Part, assemble_report, judge, load_claims, verdict
 from gdlib.controls import BLANK, COPY, ORACLE, control_evaluation, oracle_images
 from gdlib.datasets import (
@@ -40,8 +42,6 @@ from gdlib.datasets import (
     make_dataset,
     training_labels,
 )
-from gdlib.evaluation import BLANK as BLANK_SHAPE
-from gdlib.evaluation import BUMP, CROSSING, NO_BUMP, STRIPE, classify_shape
 from gdlib.images import render
 from gdlib.percolation import simulate
 from gdlib.regions import CentreSquare, Cross, Lesion, Square, evaluation_grid
