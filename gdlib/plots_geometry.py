@@ -1,6 +1,6 @@
 """Figures of a representation's geometry on given matplotlib axes (Fig. 2 d-g, Fig. 15).
 
-The Fig. 3 torus-test histograms are :func:`gdlib.torus_tests.plot_torus_tests`; persistence diagrams
+The Fig. 3 torus-test histograms are :func:`gdlib.torus_geometry.plot_torus_tests`; persistence diagrams
 are :func:`gdlib.topology.plot_persistence`.
 """
 

@@ -224,7 +224,7 @@ def torus_topology(rep: CheckpointRepresentation, n_points: int = 300, n_compone
 # C4, C5: orthogonality and parallelism (App. B) ----------------------------------------------------------
 def mean_angles(result) -> dict[str, tuple[float, float]]:
     """Per family, the mean (smaller, larger) principal angle of its ring pairs, in degrees."""
-    from gdlib.torus_tests import FAMILIES
+    from gdlib.torus_geometry import FAMILIES
 
     return {f: tuple(float(v) for v in result.orthogonality[f].mean(axis=0)) for f in FAMILIES}
 
@@ -234,7 +234,7 @@ def clifford_like(model, ideal, margin: float = 10.0) -> Outcome:
     Clifford torus's than to the 3D torus's, for both statistics; and x-on-y pairs are more orthogonal than
     pairs of the same variable: their mean principal angle exceeds the x-on-x and the y-on-y one by
     ``margin`` degrees (noise, whose random planes are all near-orthogonal, shows no such contrast)."""
-    from gdlib.torus_tests import STATISTICS, wasserstein_distances
+    from gdlib.torus_geometry import STATISTICS, wasserstein_distances
 
     w = {kind: wasserstein_distances(model, ideal[kind])["x-on-y"] for kind in ("clifford", "3d")}
     mean = {f: sum(a) / 2 for f, a in mean_angles(model).items()}
@@ -254,7 +254,7 @@ def hyperfactorized(model, ideal, margin: float = 10.0) -> Outcome:
     least ``margin`` degrees below x-on-y's (a shared direction; noise has none)."""
     from scipy.stats import wasserstein_distance
 
-    from gdlib.torus_tests import STATISTICS
+    from gdlib.torus_geometry import STATISTICS
 
     angles = mean_angles(model)
     parts: tuple[Part, ...] = ()
@@ -271,8 +271,8 @@ def hyperfactorized(model, ideal, margin: float = 10.0) -> Outcome:
 
 
 def torus_results(reps: dict[str, CheckpointRepresentation], n_pairs: int, seed: int = 0) -> dict:
-    """:func:`gdlib.torus_tests.torus_tests` of each named representation (the same ring pairs for all)."""
-    from gdlib.torus_tests import torus_tests
+    """:func:`gdlib.torus_geometry.torus_tests` of each named representation (the same ring pairs for all)."""
+    from gdlib.torus_geometry import torus_tests
 
     return {k: torus_tests(r.h, r.labels, n_pairs=n_pairs, seed=seed) for k, r in reps.items()}
 

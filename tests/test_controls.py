@@ -46,7 +46,7 @@ from gdlib.images import render
 from gdlib.percolation import simulate
 from gdlib.regions import CentreSquare, Cross, Lesion, Square, evaluation_grid
 from gdlib.tori import grid_labels, ideal_torus
-from gdlib.torus_tests import ideal_torus_tests
+from gdlib.torus_geometry import ideal_torus_tests
 from gdlib.training import TrainConfig, generates_requested, sample_and_score, scored
 
 PROFILE = "quick"  # any profile but smoke decides

@@ -10,7 +10,7 @@ import pytest
 
 from gdlib import representation as rep
 from gdlib.tori import clifford_torus, grid_labels, torus_3d
-from gdlib.torus_tests import ideal_torus_tests, torus_tests
+from gdlib.torus_geometry import ideal_torus_tests, torus_tests
 
 
 def test_c1_wants_a_final_pr_near_7_that_settled_after_an_inner_peak():

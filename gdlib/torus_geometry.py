@@ -22,7 +22,7 @@ Statistics of a pair (A, B), with P_A, P_B the (D, 2) orthonormal plane bases:
   of sin^2 of the two principal angles.
 
 What the ideal tori give (derived from the parametrisations in :mod:`gdlib.tori`, checked in
-tests/test_torus_tests.py):
+tests/test_torus_geometry.py):
 
 * Clifford torus: S(fix x) all lie in the (e3, e4) plane and S(fix y) in (e1, e2). x-on-y angles
   (90, 90), parallelism 1; x-on-x and y-on-y angles (0, 0), parallelism 0.
