@@ -29,7 +29,7 @@ from gdlib import representation as rep
 from gdlib import sample_efficiency as se
 from gdlib.accuracy import BLANK as BLANK_SHAPE
 from gdlib.accuracy import BUMP, CROSSING, NO_BUMP, STRIPE, classify_shape
-from gdlib.claims import ClaimLog, Evidence, Gate, Outcome, Part, assemble_report, judge, load_claims, verdict
+from gdlib.claims import ClaimLog, Evidence, Gate, Outcome, Part, judge, load_claims, verdict
 from gdlib.controls import BLANK, COPY, ORACLE, control_evaluation, oracle_images
 from gdlib.datasets import (
     CATEGORIES,
@@ -45,6 +45,7 @@ from gdlib.datasets import (
 from gdlib.images import render
 from gdlib.percolation import simulate
 from gdlib.regions import CentreSquare, Cross, Lesion, Square, evaluation_grid
+from gdlib.report import assemble_report
 from gdlib.tori import grid_labels, ideal_torus
 from gdlib.torus_geometry import ideal_torus_tests
 from gdlib.training import TrainConfig, generates_requested, sample_and_score, scored
