@@ -91,14 +91,18 @@ def q_sample(schedule: Schedule, x0: torch.Tensor, t: torch.Tensor, noise: torch
 
 
 def loss(model: EpsModel, schedule: Schedule, x0: torch.Tensor, labels: torch.Tensor,
-         generator: torch.Generator | None = None, autocast: bool | None = None) -> torch.Tensor:
+         generator: torch.Generator | None = None, autocast: bool | None = None, *,
+         t: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
     """Ho et al. Algorithm 1 / App. A.4 Eq. 2: MSE between eps and eps_theta(x_t, t, c), t uniform.
 
-    ``generator`` draws t and eps (on x0's device); the network runs under :func:`gdlib.device.autocast`.
+    ``generator`` draws t and then eps (on x0's device) unless they are given: ``t`` (B,) long timesteps and
+    ``noise`` of x0's shape fix them (a loss measured at chosen timesteps with chosen noise, Fig. 14c). The
+    network runs under :func:`gdlib.device.autocast`.
     """
-    b = x0.shape[0]
-    t = torch.randint(0, schedule.T, (b,), device=x0.device, generator=generator)
-    noise = torch.randn(x0.shape, device=x0.device, generator=generator, dtype=x0.dtype)
+    if t is None:
+        t = torch.randint(0, schedule.T, (x0.shape[0],), device=x0.device, generator=generator)
+    if noise is None:
+        noise = torch.randn(x0.shape, device=x0.device, generator=generator, dtype=x0.dtype)
     x_t = q_sample(schedule, x0, t, noise)
     with _device.autocast(x0.device, autocast):
         pred = model(x_t, t, labels)

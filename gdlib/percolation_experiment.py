@@ -153,10 +153,8 @@ def diffusion_loss(model: torch.nn.Module, cfg: TrainConfig, split: str = "train
                 x0 = x0_all[start:start + batch_size]
                 noise = noise_all[start:start + batch_size]
                 tt = torch.full((len(x0),), int(t), dtype=torch.long, device=dev)
-                x_t = diffusion.q_sample(schedule, x0, tt, noise)
-                with _device.autocast(dev, None):
-                    pred = model(x_t, tt, labels_all[start:start + batch_size])
-                total += float(torch.sum((pred.float() - noise) ** 2))
+                mse = diffusion.loss(model, schedule, x0, labels_all[start:start + batch_size], t=tt, noise=noise)
+                total += float(mse) * noise.numel()
                 count += noise.numel()
     finally:
         if was_training:
