@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,7 @@ from matplotlib.patches import Rectangle
 from gdlib.claims import ClaimLog
 from gdlib.datasets import CATEGORIES, DatasetConfig, make_dataset
 from gdlib.overlap import neighbour_overlap
-from gdlib.paths import outputs_dir
+from gdlib.paths import atomic_write_bytes, outputs_dir
 from gdlib.regions import Cross, Lesion, Square
 
 # Colours of Fig. 9 e-h: green 2D SOS, blue 1D, yellow 0D, magenta 2D bumps; the rim is 2D (App. C.1).
@@ -26,10 +27,9 @@ def save_figure(fig: plt.Figure, name: str, log: ClaimLog | None = None, paper_f
                 caption: str = "") -> Path:
     """Save ``fig`` as outputs/figures/<name>.png (150 dpi) and record it in the notebook's report."""
     path = outputs_dir() / "figures" / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=150, bbox_inches="tight")
-    tmp.replace(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=150, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
     if log is not None:
         log.figure(paper_figure, path, caption)
     return path
