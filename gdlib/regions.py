@@ -16,9 +16,32 @@ from typing import ClassVar
 
 import numpy as np
 
-from gdlib.checks import check_positive, check_range
+from gdlib.checks import check_choice, check_int, check_positive, check_range
 
 IN_DISTRIBUTION = "in-distribution"
+#: Row orders of a grid of centres: "x fastest" (mu_y major, the order of an image's pixels: the evaluation
+#: grid, the datasets, the percolation lattice) or "y fastest" (mu_x major, as the rings of App. B are listed).
+ORDERS = ("x fastest", "y fastest")
+
+
+def grid(xs: np.ndarray, ys: np.ndarray | None = None, order: str = "x fastest") -> np.ndarray:
+    """Every centre (mu_x, mu_y) with mu_x in ``xs`` and mu_y in ``ys`` (default ``xs``), float64
+    (len(xs) * len(ys), 2), rows in ``order`` (:data:`ORDERS`)."""
+    check_choice("order", order, ORDERS)
+    xs = np.asarray(xs, dtype=np.float64)
+    ys = xs if ys is None else np.asarray(ys, dtype=np.float64)
+    if order == "x fastest":
+        mu_y, mu_x = np.meshgrid(ys, xs, indexing="ij")
+    else:
+        mu_x, mu_y = np.meshgrid(xs, ys, indexing="ij")
+    return np.stack([mu_x.ravel(), mu_y.ravel()], axis=1)
+
+
+def integer_grid(n: int, start: int = 1, order: str = "x fastest") -> np.ndarray:
+    """The n x n integer centres ``start .. start + n - 1`` on both axes (by default 1..N, the pixel
+    positions), float64 (n*n, 2), rows in ``order``."""
+    check_int("n", n, 1)
+    return grid(np.arange(start, start + n, dtype=np.float64), order=order)
 
 
 def evaluation_grid(n: int) -> np.ndarray:
@@ -29,9 +52,7 @@ def evaluation_grid(n: int) -> np.ndarray:
     canvas a centre at 0 is one pixel away from the nearest pixel and can never satisfy
     |mu - mu_hat| < 1; see MEASURED.md).
     """
-    axis = np.arange(1, n + 1, dtype=np.float32)
-    mu_y, mu_x = np.meshgrid(axis, axis, indexing="ij")
-    return np.stack([mu_x.ravel(), mu_y.ravel()], axis=1)
+    return integer_grid(n).astype(np.float32)
 
 
 def _in_frame(labels: np.ndarray, n: int) -> np.ndarray:

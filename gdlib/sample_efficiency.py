@@ -64,7 +64,7 @@ from gdlib.checks import check_choice, check_int, check_range
 from gdlib.claims import Gate, Outcome, Part
 from gdlib.controls import control_evaluation
 from gdlib.datasets import CATEGORIES, PAPER_MARGIN, DatasetConfig, categorise, training_labels
-from gdlib.regions import CentreSquare, region_codes, region_names
+from gdlib.regions import CentreSquare, grid, integer_grid, region_codes, region_names
 from gdlib.training import TrainConfig, evaluate
 
 DATASETS = ("baseline", "augmented")
@@ -170,11 +170,9 @@ def planned_table(points: Sequence[SweepPoint]) -> pd.DataFrame:
 
 def centre_square_share(n: int, d: float, fraction: float = HOLDOUT_FRACTION) -> tuple[float, float]:
     """Share of the (0, N]^2 grid of step d, and of the N*N evaluation centres, inside the centre square."""
-    axis = d * np.arange(1, round(n / d) + 1)
-    grid = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
-    ints = np.stack(np.meshgrid(np.arange(1, n + 1), np.arange(1, n + 1)), axis=-1).reshape(-1, 2)
     square = CentreSquare(fraction)
-    return float(square.codes(grid, n).mean()), float(square.codes(ints, n).mean())
+    return (float(square.codes(grid(d * np.arange(1, round(n / d) + 1)), n).mean()),
+            float(square.codes(integer_grid(n), n).mean()))
 
 
 # accuracy of each model --------------------------------------------------------------------------

@@ -46,6 +46,7 @@ import numpy as np
 from scipy.stats import wasserstein_distance
 
 from gdlib.checks import check_choice, check_int
+from gdlib.regions import grid
 from gdlib.spectrum import pca
 from gdlib.tori import TORUS_KINDS, ideal_torus, infer_period
 
@@ -106,8 +107,7 @@ def ring_planes(
 
 
 def _draw_pairs(m_a: int, m_b: int, same: bool, n_pairs: int | None, rng: np.random.Generator) -> np.ndarray:
-    ia, ib = np.meshgrid(np.arange(m_a), np.arange(m_b), indexing="ij")
-    pairs = np.stack([ia.ravel(), ib.ravel()], axis=1)
+    pairs = grid(np.arange(m_a), np.arange(m_b), order="y fastest").astype(np.int64)  # (ring of A, ring of B)
     if same:
         pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     if n_pairs is not None and n_pairs < len(pairs):

@@ -44,9 +44,9 @@ from gdlib.datasets import (
 )
 from gdlib.images import render
 from gdlib.percolation import simulate
-from gdlib.regions import CentreSquare, Cross, Lesion, Square, evaluation_grid
+from gdlib.regions import CentreSquare, Cross, Lesion, Square, evaluation_grid, integer_grid
 from gdlib.report import assemble_report
-from gdlib.tori import grid_labels, ideal_torus
+from gdlib.tori import ideal_torus
 from gdlib.torus_geometry import ideal_torus_tests
 from gdlib.training import TrainConfig, generates_requested, sample_and_score, scored
 
@@ -187,7 +187,8 @@ def test_untrained_and_noise_fail_c3_while_an_ideal_3d_torus_has_betti_numbers_1
     outcomes = {k: criterion(r) for k, r in controls.items()}
     assert all(fails(o) for o in outcomes.values()), {k: o.measured for k, o in outcomes.items()}
     # notebook 03's reference: the 3D torus on the paper's 32 x 32 grid
-    torus = rep.from_h("3D torus", grid_labels(32), ideal_torus("3d", grid_labels(32), 32))
+    labels = integer_grid(32, order="y fastest")
+    torus = rep.from_h("3D torus", labels, ideal_torus("3d", labels, 32))
     assert criterion(torus).passes
     evidence = Evidence(criterion(torus), outcomes, gates=tuple(GATE_PASSED))
     assert verdict(evidence, PROFILE)[0] is True

@@ -12,10 +12,11 @@ import pytest
 
 from gdlib.embedding import umap_embedding
 from gdlib.plots_geometry import plot_embedding_3d
+from gdlib.regions import integer_grid
 from gdlib.topology import betti_numbers, farthest_point_indices, persistent_homology, plot_persistence
-from gdlib.tori import clifford_torus, grid_labels, torus_3d
+from gdlib.tori import clifford_torus, torus_3d
 
-LABELS = grid_labels(32)
+LABELS = integer_grid(32, order="y fastest")
 
 
 @pytest.mark.parametrize("kind", ["3d", "clifford"])
@@ -39,7 +40,7 @@ def test_a_circle_has_one_loop_and_a_blob_none():
 def test_persistent_homology_reduces_to_the_top_pcs_and_is_seeded():
     rng = np.random.default_rng(1)
     q, _ = np.linalg.qr(rng.standard_normal((30, 30)))
-    h = np.hstack([clifford_torus(grid_labels(12), 12), np.zeros((144, 26))]) @ q.T
+    h = np.hstack([clifford_torus(integer_grid(12, order="y fastest"), 12), np.zeros((144, 26))]) @ q.T
     a = persistent_homology(h, n_points=60, n_components=6, maxdim=1, seed=3)
     b = persistent_homology(h, n_points=60, n_components=6, maxdim=1, seed=3)
     assert a.points.shape == (60, 6) and len(a.diagrams) == 2
@@ -75,11 +76,11 @@ def test_farthest_point_sampling_covers_evenly():
 )
 def test_bad_parameters_raise_value_error_naming_them(call, name):
     with pytest.raises(ValueError, match=rf"^{name} = "):
-        call(torus_3d(grid_labels(8), 8))
+        call(torus_3d(integer_grid(8, order="y fastest"), 8))
 
 
 def test_plot_persistence_draws_on_the_given_axis():
-    res = persistent_homology(torus_3d(grid_labels(8), 8), n_points=40, maxdim=2)
+    res = persistent_homology(torus_3d(integer_grid(8, order="y fastest"), 8), n_points=40, maxdim=2)
     fig, ax = plt.subplots()
     assert plot_persistence(res, ax, title="3D torus") is ax
     assert ax.get_title() == "3D torus" and len(ax.collections) >= 3
@@ -89,7 +90,7 @@ def test_plot_persistence_draws_on_the_given_axis():
 @pytest.mark.slow
 def test_umap_gives_a_reproducible_3d_embedding():
     """The first UMAP call compiles numba code: this is the one UMAP test."""
-    labels = grid_labels(14)
+    labels = integer_grid(14, order="y fastest")
     h = np.hstack([clifford_torus(labels, 14), np.random.default_rng(0).normal(0, 0.01, (196, 4))])
     a = umap_embedding(h, seed=7)
     b = umap_embedding(h, seed=7)

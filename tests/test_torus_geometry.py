@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from gdlib.tori import clifford_torus, grid_labels, torus_3d
+from gdlib.regions import integer_grid
+from gdlib.tori import clifford_torus, torus_3d
 from gdlib.torus_geometry import (
     FAMILIES,
     STATISTICS,
@@ -24,7 +25,7 @@ from gdlib.torus_geometry import (
 )
 
 N = 16
-LABELS = grid_labels(N)
+LABELS = integer_grid(N, order="y fastest")
 
 
 @pytest.fixture(scope="module")
