@@ -55,6 +55,7 @@ from gdlib.controls import GENERATORS, control_evaluation
 from gdlib.datasets import DatasetConfig, grid_centres, make_dataset, nested_subsets, training_labels
 from gdlib.images import darkness, render
 from gdlib.percolation import PercolationResult, largest_cluster_ratio
+from gdlib.regions import nearest_indices, on_centres
 from gdlib.spectrum import participation_ratio, pca_project
 from gdlib.training import TrainConfig, evaluate, load_checkpoint, load_metrics, sample_and_score, with_equal_batches
 
@@ -95,8 +96,7 @@ def batch_counts(configs: Mapping[tuple[float, float], TrainConfig]) -> dict[tup
 
 def seen_mask(cfg: TrainConfig, labels: np.ndarray) -> np.ndarray:
     """Whether each label (M, 2) is one of the config's training centres (to 1e-4)."""
-    train = {tuple(np.round(c, 4)) for c in training_labels(cfg.data)}
-    return np.array([tuple(np.round(c, 4)) in train for c in np.asarray(labels, dtype=np.float64)], dtype=bool)
+    return on_centres(labels, training_labels(cfg.data))
 
 
 # the losses of Fig. 14c ---------------------------------------------------------------------------
@@ -107,13 +107,10 @@ def loss_timesteps(T: int, timesteps: int) -> np.ndarray:
 
 
 def _site_index(cfg: DatasetConfig, labels: np.ndarray) -> np.ndarray:
-    grid = grid_centres(cfg)
-    lookup = {tuple(np.round(c, 4)): i for i, c in enumerate(grid)}
-    try:
-        return np.array([lookup[tuple(np.round(c, 4))] for c in np.asarray(labels, dtype=np.float64)],
-                        dtype=np.int64)
-    except KeyError as err:
-        raise ValueError(f"label {err.args[0]} is not on the dataset's grid") from err
+    index, dist = nearest_indices(labels, grid_centres(cfg), return_distance=True)
+    if np.any(dist > 1e-4):
+        raise ValueError(f"label {tuple(np.asarray(labels)[np.argmax(dist)])} is not on the dataset's grid")
+    return index
 
 
 @torch.no_grad()
@@ -469,7 +466,7 @@ def width_evidence(cfg: TrainConfig, name: str, centre: tuple[float, float] | No
     n = cfg.data.n
     centre = (n / 2, n / 2) if centre is None else (float(centre[0]), float(centre[1]))
     ev = evaluate(cfg, name, "final", layers=()) if ev is None else ev
-    i = int(np.argmin(np.abs(ev.labels - np.array(centre)).sum(axis=1)))
+    i = int(nearest_indices(np.array([centre]), ev.labels)[0])
     truth_image = ground_truth_bump(n, cfg.data.sigma_x, centre)
     ok = (np.abs(ev.labels - ev.centres) < 1.0).all(axis=1) & strict(ev.method)
     placed = [bump_width(im, window) for im in ev.images[ok]]

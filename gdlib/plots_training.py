@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gdlib.images import render
+from gdlib.regions import nearest_indices
 from gdlib.training import Evaluation, TrainConfig, evaluate, load_metrics
 
 
@@ -112,7 +113,7 @@ def sample_browser(cfg: TrainConfig, name: str, epochs: Sequence[int | str]):
 
     def show(mu_x: int, mu_y: int, checkpoint: str) -> None:
         ev = evals[checkpoint]
-        i = int(np.argmin(np.abs(ev.labels - np.array([mu_x, mu_y])).sum(axis=1)))
+        i = int(nearest_indices(np.array([[mu_x, mu_y]]), ev.labels)[0])
         with out:
             out.clear_output(wait=True)
             fig, axes = plt.subplots(1, 2, figsize=(5, 2.6))

@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gdlib.datasets import CATEGORIES, Dataset, DatasetConfig, make_dataset
+from gdlib.regions import nearest_indices
 
 
 def dataset_browser(cfg: DatasetConfig | Dataset) -> widgets.Widget:
@@ -17,7 +18,7 @@ def dataset_browser(cfg: DatasetConfig | Dataset) -> widgets.Widget:
     out = widgets.Output()
 
     def show(mu_x: float, mu_y: float) -> None:
-        i = int(np.argmin(np.abs(ds.labels - np.array([mu_x, mu_y])).sum(axis=1)))
+        i = int(nearest_indices(np.array([[mu_x, mu_y]]), ds.labels, ds.config.n, ds.config.periodic)[0])
         with out:
             out.clear_output(wait=True)
             fig, ax = plt.subplots(figsize=(3, 3))
