@@ -43,6 +43,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.linalg import subspace_angles
 from scipy.stats import wasserstein_distance
 
 from gdlib.checks import check_choice, check_int
@@ -116,16 +117,9 @@ def _draw_pairs(m_a: int, m_b: int, same: bool, n_pairs: int | None, rng: np.ran
 
 
 def principal_angles_deg(basis_a: np.ndarray, basis_b: np.ndarray) -> np.ndarray:
-    """Principal angles between the spans of two orthonormal (D, k) bases, in degrees, increasing.
-
-    Cosines from the singular values of A^T B, sines from those of B - A A^T B, combined with arctan2
-    so that angles near 0 and near 90 degrees are both accurate (as ``scipy.linalg.subspace_angles``).
-    """
-    cross = basis_a.T @ basis_b
-    cos = np.linalg.svd(cross, compute_uv=False)  # decreasing: cosines of the increasing angles
-    sin = np.linalg.svd(basis_b - basis_a @ cross, compute_uv=False)[::-1]  # increasing sines
-    k = min(len(cos), len(sin))
-    return np.sort(np.degrees(np.arctan2(sin[:k], cos[:k])))
+    """Principal angles between the spans of two (D, k) bases, in degrees, increasing
+    (``scipy.linalg.subspace_angles``, accurate near 0 and near 90 degrees alike)."""
+    return np.sort(np.degrees(subspace_angles(basis_a, basis_b)))
 
 
 def parallelism_error(points_b: np.ndarray, basis_a: np.ndarray) -> float:
