@@ -40,6 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from gdlib.checks import check_choice
 from gdlib.images import darkness
@@ -108,28 +110,17 @@ def count_blobs(mask: np.ndarray, periodic: bool = False) -> int:
     labels, count = ndimage.label(mask, structure=_EIGHT)
     if not periodic or count <= 1:
         return count
-    parent = list(range(count + 1))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    n_rows, n_cols = labels.shape
-    # opposite edges touch on a torus: last column next to first column (rows r-1, r, r+1), same for rows
-    edges = ((labels[:, -1], labels[:, 0], n_rows), (labels[-1, :], labels[0, :], n_cols))
-    for a_edge, b_edge, length in edges:
-        for i in range(length):
-            if not a_edge[i]:
-                continue
-            for j in (i - 1, i, i + 1):
-                b = b_edge[j % length]
-                if b:
-                    ra, rb = find(int(a_edge[i])), find(int(b))
-                    if ra != rb:
-                        parent[ra] = rb
-    return len({find(i) for i in range(1, count + 1)})
+    # On a torus the last column touches the first (rows r-1, r, r+1), and the last row the first row: join the
+    # blobs that meet across an edge, then count the components of that graph of blobs.
+    pairs = []
+    for a_edge, b_edge in ((labels[:, -1], labels[:, 0]), (labels[-1, :], labels[0, :])):
+        for shift in (-1, 0, 1):
+            b = np.roll(b_edge, -shift)  # b[i] = b_edge[(i + shift) % length]
+            touch = (a_edge > 0) & (b > 0)
+            pairs.append(np.stack([a_edge[touch], b[touch]]))
+    rows, cols = np.concatenate(pairs, axis=1) - 1
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(count, count))
+    return int(connected_components(graph, directed=False)[0])
 
 
 def centroid(a: np.ndarray, periodic: bool = False) -> tuple[float, float]:
