@@ -13,7 +13,7 @@ import pytest
 from gdlib.embedding import umap_embedding
 from gdlib.plots_geometry import plot_embedding_3d
 from gdlib.regions import integer_grid
-from gdlib.topology import betti_numbers, farthest_point_indices, persistent_homology, plot_persistence
+from gdlib.topology import betti_numbers, persistent_homology, plot_persistence
 from gdlib.tori import clifford_torus, torus_3d
 
 LABELS = integer_grid(32, order="y fastest")
@@ -53,7 +53,7 @@ def test_persistent_homology_reduces_to_the_top_pcs_and_is_seeded():
 
 def test_farthest_point_sampling_covers_evenly():
     x = clifford_torus(LABELS, 32)
-    idx = farthest_point_indices(x, 100, seed=0)
+    idx = persistent_homology(x, n_points=100, n_components=None, maxdim=0, seed=0).indices
     assert len(set(idx.tolist())) == 100
     rand = np.random.default_rng(0).choice(len(x), 100, replace=False)
 
@@ -70,7 +70,6 @@ def test_farthest_point_sampling_covers_evenly():
         (lambda x: persistent_homology(x, maxdim=4), "maxdim"),
         (lambda x: persistent_homology(x, n_components=0), "n_components"),
         (lambda x: persistent_homology(x, subsample="every-other"), "subsample"),
-        (lambda x: farthest_point_indices(x, 10**6), "n_points"),
         (lambda x: betti_numbers(persistent_homology(x, n_points=20, maxdim=0), threshold=2.0), "threshold"),
     ],
 )
