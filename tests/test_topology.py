@@ -95,7 +95,7 @@ def test_umap_gives_a_reproducible_3d_embedding():
     b = umap_embedding(h, seed=7)
     assert a.shape == (196, 3) and np.all(np.isfinite(a))
     assert np.allclose(a, b)
-    with pytest.raises(ValueError, match="^n_neighbors = "):
+    with pytest.raises(ValueError, match="n_neighbors"):  # UMAP's own check
         umap_embedding(h, n_neighbors=1)
     fig = plt.figure()
     ax = fig.add_subplot(projection="3d")
