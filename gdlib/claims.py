@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 from gdlib.checks import check_choice
 from gdlib.paths import atomic_write_json, outputs_dir
+from gdlib.tables import pct
 
 ROLES = ("model", "control", "reference")
 KINDS = ("claim", "reproduction", "data")
@@ -84,7 +85,7 @@ class Gate:
 
     def describe(self) -> str:
         mark = "passes" if self.passed else "FAILS"
-        return f"{self.model}: {self.metric} {_pct(self.value)} (gate {_pct(self.threshold)}: {mark})"
+        return f"{self.model}: {self.metric} {pct(self.value)} (gate {pct(self.threshold)}: {mark})"
 
 
 @dataclass(frozen=True)
@@ -285,11 +286,6 @@ def load_claims(root: Path | None = None) -> tuple[list[ClaimCheck], list[Figure
     """Every claim and figure recorded under ``root/claims``."""
     records = load_records(root)
     return [c for r in records for c in r.claims], [f for r in records for f in r.figures]
-
-
-# helpers ---------------------------------------------------------------------------------------------
-def _pct(value: float) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.0f}%"
 
 
 def assemble_report(root: Path | None = None) -> Path:

@@ -52,6 +52,7 @@ from dataclasses import dataclass, replace
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
 from gdlib.accuracy import BUMP, Accuracy, accuracy, strict
 from gdlib.checks import check_choice, check_int, check_range
@@ -60,6 +61,7 @@ from gdlib.controls import COPY, GENERATORS, ORACLE, control_evaluation
 from gdlib.datasets import PAPER_MARGIN, DatasetConfig, composition_sets, make_dataset, training_labels
 from gdlib.images import render
 from gdlib.regions import IN_DISTRIBUTION, Cross, HoldOut, Lesion, Square, region_names
+from gdlib.tables import pct
 from gdlib.training import Evaluation, TrainConfig
 
 MODEL_NAME = "composition"
@@ -222,10 +224,6 @@ def gate(model: Model, scores: Mapping[str, Accuracy], threshold: float = LEARNT
     if model.learnt_metric == "joint":
         return Gate(model.key, "in-distribution strict joint accuracy", acc.joint, threshold)
     return Gate(model.key, "in-distribution strict accuracy of x or y", either(acc), threshold)
-
-
-def pct(value: float) -> str:
-    return "nan" if not np.isfinite(value) else f"{100 * value:.0f}%"
 
 
 def describe_regions(scores: Mapping[str, Accuracy], regions: Sequence[str]) -> str:
@@ -402,19 +400,20 @@ def composes_in_every_cut(s: Subject, keys: Sequence[str], minimum: float, margi
 
 
 # tables ---------------------------------------------------------------------------------------------
-def results_table(models: Sequence[Model], scores: Mapping[str, Mapping[str, Accuracy]]) -> list[dict]:
+#: The columns of :func:`results_table` and :func:`learnt_table` that hold fractions (shown as percentages).
+PERCENT_COLUMNS = ("joint", "x", "y", "ID joint", "ID x", "ID y", "OOD joint", "OOD joint (App. A.3)")
+
+
+def results_table(models: Sequence[Model], scores: Mapping[str, Mapping[str, Accuracy]]) -> pd.DataFrame:
     """One row per model and region: model, experiment, value, region, count, joint, x, y."""
-    rows = []
-    for m in models:
-        for region, acc in scores[m.key].items():
-            rows.append({"model": m.key, "experiment": m.experiment, "value": m.value, "region": region,
-                         "count": acc.count, "joint": acc.joint, "x": acc.x, "y": acc.y})
-    return rows
+    return pd.DataFrame([{"model": m.key, "experiment": m.experiment, "value": m.value, "region": region,
+                          "count": acc.count, "joint": acc.joint, "x": acc.x, "y": acc.y}
+                         for m in models for region, acc in scores[m.key].items()])
 
 
 def learnt_table(models: Sequence[Model], scores: Mapping[str, Mapping[str, Accuracy]],
                  headline: Mapping[str, Mapping[str, Accuracy]] | None = None,
-                 threshold: float = LEARNT_THRESHOLD) -> list[dict]:
+                 threshold: float = LEARNT_THRESHOLD) -> pd.DataFrame:
     """One row per model: training images, steps, in-distribution strict accuracy, its gate, OOD strict joint
     accuracy (and App. A.3's headline OOD joint beside it when ``headline`` scores are given)."""
     rows = []
@@ -426,30 +425,7 @@ def learnt_table(models: Sequence[Model], scores: Mapping[str, Mapping[str, Accu
         if headline is not None:
             row["OOD joint (App. A.3)"] = headline[m.key][OOD].joint
         rows.append(row)
-    return rows
-
-
-def format_table(rows: Sequence[Mapping], percent: Iterable[str] = ("joint", "x", "y", "ID joint", "ID x", "ID y",
-                                                                    "OOD joint", "OOD joint (App. A.3)")) -> str:
-    """Plain-text table of ``rows`` (same keys in each), fractions in ``percent`` columns shown as %."""
-    if not rows:
-        return "(no rows)"
-    percent = set(percent)
-    cols = list(rows[0])
-
-    def cell(col, v):
-        if col in percent and isinstance(v, float):
-            return pct(v)
-        if isinstance(v, float):
-            return f"{v:g}"
-        return "" if v is None else str(v)
-
-    cells = [[cell(c, r[c]) for c in cols] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
-    return "\n".join(lines)
+    return pd.DataFrame(rows)
 
 
 # figures --------------------------------------------------------------------------------------------
@@ -654,6 +630,6 @@ __all__ = [
     "composes_everywhere",
     "rim_composes", "keeps_with_fewer", "interpolation_falls", "interior_beats_exterior", "composes_in_every_cut",
     "describe_regions", "results_table",
-    "learnt_table", "format_table", "plot_layouts", "plot_region_bars", "plot_accuracy_bars", "plot_versus",
-    "pick_region_centres", "plot_region_samples", "generate_at", "browser_figure", "composition_browser", "pct",
+    "learnt_table", "PERCENT_COLUMNS", "plot_layouts", "plot_region_bars", "plot_accuracy_bars", "plot_versus",
+    "pick_region_centres", "plot_region_samples", "generate_at", "browser_figure", "composition_browser",
 ]

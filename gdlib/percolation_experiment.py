@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 from scipy import ndimage
 
@@ -57,6 +58,7 @@ from gdlib.images import darkness, render
 from gdlib.percolation import PercolationResult, largest_cluster_ratio
 from gdlib.regions import nearest_indices, on_centres
 from gdlib.spectrum import participation_ratio, pca_project
+from gdlib.tables import markdown_table, pct
 from gdlib.training import TrainConfig, evaluate, load_checkpoint, load_metrics, sample_and_score, with_equal_batches
 
 #: The lambda grid of Fig. 6e (nested subsets, each containing the smaller).
@@ -199,21 +201,13 @@ class SweepTable:
                 for i, s in enumerate(self.sigmas) for j, lam in enumerate(self.lambdas)]
 
     def to_markdown(self) -> str:
-        """The table as Markdown (one row per model)."""
-        head = ("| sigma | lambda | train images | steps | acc. all (App. A.3) | strict | strict seen | strict unseen "
-                f"| train loss | val. loss | mass ratio @{self.threshold:g} | train s |")
-        lines = [head, "|" + "---|" * 12]
-        for r in self.rows():
-            lines.append(
-                f"| {r['sigma']:g} | {r['lambda']:g} | {r['n_train']:.0f} | {r['steps']:.0f} | "
-                f"{_pct(r['accuracy'])} | {_pct(r['accuracy_strict'])} | {_pct(r['accuracy_seen'])} | "
-                f"{_pct(r['accuracy_unseen'])} | {r['train_loss']:.4f} | {r['val_loss']:.4f} | {r['mass_ratio']:.2f} | "
-                f"{r['wall_s']:.0f} |")
-        return "\n".join(lines)
-
-
-def _pct(v: float) -> str:
-    return "-" if math.isnan(v) else f"{100 * v:.1f}%"
+        """The table as Markdown (one row per model), accuracies as percentages."""
+        frame = pd.DataFrame(self.rows()).round({"train_loss": 4, "val_loss": 4, "mass_ratio": 2, "wall_s": 0})
+        names = {"n_train": "train images", "accuracy": "acc. all (App. A.3)", "accuracy_strict": "strict",
+                 "accuracy_seen": "strict seen", "accuracy_unseen": "strict unseen", "train_loss": "train loss",
+                 "val_loss": "val. loss", "mass_ratio": f"mass ratio @{self.threshold:g}", "wall_s": "train s"}
+        return markdown_table(frame.rename(columns=names), percent=[names[k] for k in _TABLE_FIELDS if "acc" in k],
+                              digits=1)
 
 
 def _accuracy_on(ev, mask: np.ndarray, n: int) -> float:
@@ -286,6 +280,25 @@ def percolation_onsets(result: PercolationResult, level: float = 0.5) -> np.ndar
     """Onset lambda (first mean mass ratio above ``level``) per (threshold, sigma); inf where it never is."""
     return np.array([[first_crossing(result.lambdas, result.mean[i, j], level)
                       for j in range(len(result.sigmas))] for i in range(len(result.thresholds))])
+
+
+def onset_table(result: PercolationResult, level: float = 0.5) -> pd.DataFrame:
+    """:func:`percolation_onsets` as a table: one row per threshold, one column per sigma ("never" where none)."""
+    onsets = percolation_onsets(result, level)
+    return pd.DataFrame([{"threshold": t, **{f"sigma {s:g}": _fmt_onset(v) for s, v in zip(result.sigmas, row)}}
+                         for t, row in zip(result.thresholds, onsets)])
+
+
+def training_set_table(configs: Mapping[tuple[float, float], TrainConfig], thresholds: Sequence[float]) -> pd.DataFrame:
+    """One row per model: its training set's size, steps, epochs, and the set's own largest-cluster mass ratio at
+    each overlap threshold (the simulation's criterion applied to the data the model sees)."""
+    rows = []
+    for (sigma, lam), cfg in configs.items():
+        pts = np.rint(training_labels(cfg.data)).astype(int)
+        ratios = {f"mass ratio @{t:g}": round(largest_cluster_ratio(pts, sigma, t, cfg.data.n), 2) for t in thresholds}
+        rows.append({"sigma": sigma, "lambda": lam, "images": len(pts), "steps": cfg.total_steps(len(pts)),
+                     "epochs": cfg.epochs, **ratios})
+    return pd.DataFrame(rows)
 
 
 def _fmt_onset(v: float) -> str:
@@ -366,8 +379,8 @@ def learns_unseen(table: SweepTable, level: float, small_sigma: float, late_lamb
     onsets = np.array([first_crossing(lambdas, acc[i, cols], level, inclusive=True)
                        for i in range(len(table.sigmas))])
     first, last = cols[0], cols[-1]
-    parts = [Part(f"{sigma_name(s)}: unseen {_pct(acc[i, last])} at lambda {lambdas[-1]:g} > "
-                  f"{_pct(acc[i, first])} at {lambdas[0]:g}", bool(len(cols) > 1 and acc[i, last] > acc[i, first]),
+    parts = [Part(f"{sigma_name(s)}: unseen {pct(acc[i, last], 1)} at lambda {lambdas[-1]:g} > "
+                  f"{pct(acc[i, first], 1)} at {lambdas[0]:g}", bool(len(cols) > 1 and acc[i, last] > acc[i, first]),
                   (sigma_name(s),)) for i, s in enumerate(table.sigmas)]
     parts.append(Part("onset non-increasing in sigma (" + ", ".join(
         f"{s:g}: {_fmt_onset(o)}" for s, o in zip(table.sigmas, onsets)) + ")", _non_increasing(onsets),
@@ -375,8 +388,8 @@ def learns_unseen(table: SweepTable, level: float, small_sigma: float, late_lamb
     small = onsets[table.sigmas.index(small_sigma)] if small_sigma in table.sigmas else math.inf
     parts.append(Part(f"{sigma_name(small_sigma)} onset {_fmt_onset(small)} finite and >= {late_lambda:g}",
                       bool(math.isfinite(small) and small >= late_lambda - 1e-9), (sigma_name(small_sigma),)))
-    measured = "; ".join(f"{sigma_name(s)}: unseen " + ", ".join(f"{_pct(acc[i, j])}" for j in cols)
-                         + f" (seen {', '.join(_pct(table.values['accuracy_seen'][i, j]) for j in cols)})"
+    measured = "; ".join(f"{sigma_name(s)}: unseen " + ", ".join(pct(acc[i, j], 1) for j in cols)
+                         + f" (seen {', '.join(pct(table.values['accuracy_seen'][i, j], 1) for j in cols)})"
                          for i, s in enumerate(table.sigmas))
     at = ", ".join(f"{lam:g}" for lam in lambdas)
     return Outcome(tuple(parts), f"strict joint accuracy at lambda {at}: {measured}")
@@ -616,7 +629,8 @@ def ground_truth_bump(n: int, sigma: float, centre: tuple[float, float]) -> np.n
 __all__ = [
     "PAPER_LAMBDAS", "lattice_data", "sweep_configs", "batch_counts", "seen_mask", "loss_timesteps",
     "diffusion_loss", "final_losses", "SweepTable", "SOURCES", "untrained_model", "collect_results", "first_crossing",
-    "percolation_onsets", "Expectation", "simulation_reproduces", "NULL_SIMULATIONS", "null_simulation",
+    "percolation_onsets", "onset_table",
+    "training_set_table", "Expectation", "simulation_reproduces", "NULL_SIMULATIONS", "null_simulation",
     "sigma_name", "training_gates", "learns_unseen", "losses_rise", "flat_losses", "BumpWidth", "bump_width",
     "WidthEvidence", "width_evidence", "wider_than_truth", "plot_threshold_grid", "plot_vs_lambda", "plot_accuracy",
     "plot_losses",

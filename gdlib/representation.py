@@ -33,6 +33,7 @@ import torch
 
 from gdlib.claims import Gate, Outcome, Part
 from gdlib.spectrum import PCAResult, pca
+from gdlib.tables import pct
 from gdlib.training import TrainConfig, evaluate, finished_runs, sample_and_score, saved_epochs
 
 #: C1 (Sec. 3.1: "converging to around 7 dimensions"): the final PR must lie in this range.
@@ -119,10 +120,6 @@ def accuracy_gate(rep: CheckpointRepresentation, threshold: float = 0.6) -> Gate
     return Gate("torus model", "final strict joint accuracy", rep.strict_accuracy, threshold)
 
 
-def _pct(v: float) -> str:
-    return f"{100 * v:.0f}%"
-
-
 # C1: the participation ratio over training ----------------------------------------------------------------
 def pr_trajectory(epochs: Sequence[int | str], prs: Sequence[float], pr_range: tuple[float, float] = PR_RANGE,
                   rise: float = 0.1, fall: float = 0.1, settle: float = 0.2) -> Outcome:
@@ -191,10 +188,10 @@ def top_four(rep: CheckpointRepresentation, min_share: float = 0.5, min_gap: flo
     rings = all(length >= RING_LENGTH and second <= RING_SECOND for length, second in strengths)
     ring_text = "; ".join(f"PCs {a}&{b}: longest H1 {s[0]:.2f} of diameter, second/longest {s[1]:.2f}"
                           for (a, b), s in zip(pairing, strengths))
-    parts = (Part(f"top-4 share {_pct(share)} >= {_pct(min_share)}", share >= min_share, ("torus model",)),
+    parts = (Part(f"top-4 share {pct(share)} >= {pct(min_share)}", share >= min_share, ("torus model",)),
              Part(f"lambda4/lambda5 {gap:.2f} >= {min_gap:g}", gap >= min_gap, ("torus model",)),
              Part(f"two rings in PCs 1-4 ({ring_text})", rings, ("torus model",)))
-    return Outcome(parts, f"top-4 share {_pct(share)}, lambda4/lambda5 {gap:.2f}; {ring_text}")
+    return Outcome(parts, f"top-4 share {pct(share)}, lambda4/lambda5 {gap:.2f}; {ring_text}")
 
 
 def top_k_share(eigenvalues: np.ndarray, k: int = 4) -> float:

@@ -16,6 +16,7 @@ from gdlib.accuracy import Accuracy, classify_shape, estimate_centres
 from gdlib.datasets import centred_in_holdout, composition_sets, training_labels
 from gdlib.images import render
 from gdlib.regions import IN_DISTRIBUTION, Cross, Lesion, Square, evaluation_grid
+from gdlib.tables import text_table
 from gdlib.training import Evaluation, TrainConfig
 
 QUICK_N = 16
@@ -215,7 +216,7 @@ def test_tables_and_figures_are_built_from_scores():
     scores = {m.key: comp.score_evaluation(m, evs[m.key]) for m in models}
     rows = comp.results_table(models, scores)
     assert len(rows) == 3 * 6 + 1 * 6 + 2 * 6 + 2 * 4 + 8 * 4
-    text = comp.format_table(comp.learnt_table(models[:2], scores))
+    text = text_table(comp.learnt_table(models[:2], scores), comp.PERCENT_COLUMNS)
     assert "ID joint" in text and "100%" in text
     figs = [comp.plot_region_bars(models[:3], scores), comp.plot_region_samples(models[:4], evs, per_part=2)]
     fig, ax = plt.subplots()
