@@ -11,9 +11,9 @@ sigma and lambda. Every model sees the same number of batches (App. A.6,
 - :func:`diffusion_loss` / :func:`final_losses`: the final training and validation loss of Fig. 14c;
 - :func:`collect_results` -> :class:`SweepTable`: accuracy (all centres, seen and unseen), losses,
   the training set's own largest-cluster mass ratio, steps and wall time per model;
-- :func:`first_crossing`, :func:`percolation_onsets`, :func:`simulation_reproduces` (C11, a reproduction of
-  the simulation against numbers read off the paper's figures), :func:`learns_unseen` (C12, on the centres a
-  model never saw), :func:`losses_rise` (C12c) and their controls (:func:`null_simulation`,
+- :func:`percolation_onsets` (:func:`gdlib.crossing.threshold_crossing`), :func:`simulation_reproduces` (C11,
+  a reproduction of the simulation against numbers read off the paper's figures), :func:`learns_unseen` (C12,
+  on the centres a model never saw), :func:`losses_rise` (C12c) and their controls (:func:`null_simulation`,
   :func:`flat_losses`, ``collect_results(source=...)``);
 - :func:`bump_width`: how wide a generated bump is (Fig. 6d: the model draws sigma = 0.1 wider);
 - plotting helpers for Fig. 6d, 6e, 13, 14c and 15.
@@ -53,6 +53,7 @@ from gdlib.accuracy import accuracy, strict
 from gdlib.checks import check_choice, check_int, check_range
 from gdlib.claims import Gate, Outcome, Part
 from gdlib.controls import GENERATORS, control_evaluation
+from gdlib.crossing import threshold_crossing
 from gdlib.datasets import DatasetConfig, grid_centres, make_dataset, nested_subsets, training_labels
 from gdlib.images import darkness, render
 from gdlib.percolation import PercolationResult, largest_cluster_ratio
@@ -267,18 +268,9 @@ def collect_results(configs: Mapping[tuple[float, float], TrainConfig], name: st
 
 
 # claims -------------------------------------------------------------------------------------------
-def first_crossing(lambdas: Sequence[float], values: Sequence[float], level: float,
-                   inclusive: bool = False) -> float:
-    """The smallest lambda whose value exceeds ``level`` (or reaches it with ``inclusive``); inf if none."""
-    for lam, v in zip(lambdas, values, strict=True):
-        if (v >= level) if inclusive else (v > level):
-            return float(lam)
-    return math.inf
-
-
 def percolation_onsets(result: PercolationResult, level: float = 0.5) -> np.ndarray:
     """Onset lambda (first mean mass ratio above ``level``) per (threshold, sigma); inf where it never is."""
-    return np.array([[first_crossing(result.lambdas, result.mean[i, j], level)
+    return np.array([[threshold_crossing(result.lambdas, result.mean[i, j], level, inclusive=False).first
                       for j in range(len(result.sigmas))] for i in range(len(result.thresholds))])
 
 
@@ -376,7 +368,7 @@ def learns_unseen(table: SweepTable, level: float, small_sigma: float, late_lamb
     acc = table.values["accuracy_unseen"]
     cols = [j for j in range(len(table.lambdas)) if np.all(np.isfinite(acc[:, j]))]
     lambdas = [table.lambdas[j] for j in cols]
-    onsets = np.array([first_crossing(lambdas, acc[i, cols], level, inclusive=True)
+    onsets = np.array([threshold_crossing(lambdas, acc[i, cols], level).first
                        for i in range(len(table.sigmas))])
     first, last = cols[0], cols[-1]
     parts = [Part(f"{sigma_name(s)}: unseen {pct(acc[i, last], 1)} at lambda {lambdas[-1]:g} > "
@@ -628,7 +620,7 @@ def ground_truth_bump(n: int, sigma: float, centre: tuple[float, float]) -> np.n
 
 __all__ = [
     "PAPER_LAMBDAS", "lattice_data", "sweep_configs", "batch_counts", "seen_mask", "loss_timesteps",
-    "diffusion_loss", "final_losses", "SweepTable", "SOURCES", "untrained_model", "collect_results", "first_crossing",
+    "diffusion_loss", "final_losses", "SweepTable", "SOURCES", "untrained_model", "collect_results",
     "percolation_onsets", "onset_table",
     "training_set_table", "Expectation", "simulation_reproduces", "NULL_SIMULATIONS", "null_simulation",
     "sigma_name", "training_gates", "learns_unseen", "losses_rise", "flat_losses", "BumpWidth", "bump_width",

@@ -63,6 +63,7 @@ from gdlib.accuracy import accuracy, strict
 from gdlib.checks import check_choice, check_int, check_range
 from gdlib.claims import Gate, Outcome, Part
 from gdlib.controls import control_evaluation
+from gdlib.crossing import threshold_crossing
 from gdlib.datasets import CATEGORIES, PAPER_MARGIN, DatasetConfig, categorise, training_labels
 from gdlib.regions import CentreSquare, grid, integer_grid, region_codes, region_names
 from gdlib.training import TrainConfig, evaluate
@@ -273,48 +274,6 @@ def example_samples(points: Sequence[SweepPoint], name: str, n: int, count: int 
 
 
 # the 60% threshold -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Crossing:
-    """Where an accuracy curve crosses the threshold.
-
-    ``status``: "crossed" (``size`` interpolated between two sweep points), "never" (all below: ``size``
-    NaN, ``bound`` the largest size, a lower bound) or "below_range" (the smallest size already reaches
-    it: ``size`` NaN, ``bound`` the smallest size, an upper bound).
-    """
-
-    size: float
-    status: str
-    bound: float
-
-
-def threshold_crossing(sizes: Sequence[float], accuracies: Sequence[float], threshold: float = THRESHOLD) -> Crossing:
-    """Dataset size at which accuracy first reaches ``threshold``: linear interpolation of accuracy in
-    log(size) between the first point at or above it and the point before. Points with a NaN accuracy
-    are skipped; sizes must be positive and are sorted first."""
-    s = np.asarray(sizes, dtype=np.float64)
-    a = np.asarray(accuracies, dtype=np.float64)
-    if s.shape != a.shape or s.ndim != 1:
-        raise ValueError("sizes and accuracies must be 1D arrays of the same length")
-    ok = np.isfinite(a) & np.isfinite(s)
-    s, a = s[ok], a[ok]
-    if np.any(s <= 0):
-        raise ValueError("sizes must be positive (they are interpolated in log)")
-    if len(s) == 0:
-        return Crossing(math.nan, "never", math.nan)
-    order = np.argsort(s, kind="stable")
-    s, a = s[order], a[order]
-    above = np.flatnonzero(a >= threshold)
-    if len(above) == 0:
-        return Crossing(math.nan, "never", float(s[-1]))
-    i = int(above[0])
-    if i == 0:
-        return Crossing(math.nan, "below_range", float(s[0]))
-    lo, hi = math.log(s[i - 1]), math.log(s[i])
-    frac = (threshold - a[i - 1]) / (a[i] - a[i - 1])
-    size = math.exp(lo + frac * (hi - lo))
-    return Crossing(size, "crossed", size)
-
-
 def crossings(results: pd.DataFrame, size_column: str = "images", accuracy_column: str = "acc_all_strict",
               threshold: float = THRESHOLD) -> pd.DataFrame:
     """One :func:`threshold_crossing` per (data set, N, seed), over the percentages of the sweep."""
@@ -478,8 +437,8 @@ def plot_data_needed(ax: plt.Axes, cross: pd.DataFrame, fits: Mapping[str, Power
 __all__ = [
     "DATASETS", "THRESHOLD", "PAPER_SLOPES", "data_config", "SweepPoint", "sweep_points", "reference_steps",
     "training_counts", "example_samples",
-    "planned_table", "centre_square_share", "point_accuracy", "results_table", "seed_summary", "Crossing",
-    "threshold_crossing", "crossings", "PowerLawFit", "fit_power_law", "fit_slopes", "bumps_needed",
+    "planned_table", "centre_square_share", "point_accuracy", "results_table", "seed_summary", "crossings",
+    "PowerLawFit", "fit_power_law", "fit_slopes", "bumps_needed",
     "full_data_gates", "null_world", "NULL_WORLDS", "scores_of",
     "plot_accuracy_vs_percent", "plot_data_needed",
 ]

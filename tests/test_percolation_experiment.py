@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from gdlib.crossing import threshold_crossing
 from gdlib.datasets import training_labels
 from gdlib.images import render
 from gdlib.percolation import PercolationResult
@@ -22,7 +23,6 @@ from gdlib.percolation_experiment import (
     batch_counts,
     bump_width,
     diffusion_loss,
-    first_crossing,
     lattice_data,
     learns_unseen,
     loss_timesteps,
@@ -126,11 +126,11 @@ def test_a_trained_tiny_model_has_a_lower_loss_than_an_untrained_one():
 
 
 # claims -------------------------------------------------------------------------------------------
-def test_first_crossing_is_the_first_lambda_above_the_level():
+def test_the_onset_is_the_first_lambda_above_the_level():
     lambdas = [0.1, 0.2, 0.3]
-    assert first_crossing(lambdas, [0.1, 0.5, 0.9], 0.5) == 0.3
-    assert first_crossing(lambdas, [0.1, 0.5, 0.9], 0.5, inclusive=True) == 0.2
-    assert first_crossing(lambdas, [0.1, 0.2, 0.3], 0.5) == math.inf
+    assert threshold_crossing(lambdas, [0.1, 0.5, 0.9], 0.5, inclusive=False).first == 0.3
+    assert threshold_crossing(lambdas, [0.1, 0.5, 0.9], 0.5).first == 0.2
+    assert threshold_crossing(lambdas, [0.1, 0.2, 0.3], 0.5).first == math.inf
 
 
 def _result(mean: np.ndarray, std: np.ndarray | None = None, sigmas=(0.1, 0.5, 1.0), thresholds=(0.005, 0.05),

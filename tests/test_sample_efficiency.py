@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gdlib.crossing import threshold_crossing
 from gdlib.datasets import make_dataset, training_labels
 from gdlib.regions import CentreSquare, evaluation_grid
 from gdlib.sample_efficiency import (
@@ -20,7 +21,6 @@ from gdlib.sample_efficiency import (
     fit_slopes,
     planned_table,
     sweep_points,
-    threshold_crossing,
     training_counts,
 )
 from gdlib.training import TrainConfig
