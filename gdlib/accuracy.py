@@ -45,7 +45,10 @@ from scipy.sparse.csgraph import connected_components
 
 from gdlib.checks import check_choice
 from gdlib.images import darkness
+from gdlib.regions import HoldOut, region_codes, region_names
 
+#: The regions of :func:`region_accuracy` beyond a hold-out's parts: all held-out parts together, every sample.
+OOD, ALL = "OOD", "all"
 NO_BUMP_DARKNESS = 0.3
 HALF_MAX = 0.5
 #: Darkness around the spot whose centre is sought, as a fraction of the peak: none around a bump; the
@@ -232,7 +235,7 @@ def accuracy(labels: np.ndarray, centres: np.ndarray, n: int | None = None, peri
 
     Without ``regions``: one :class:`Accuracy`. With an int array of region codes (M,) and
     ``region_names`` (code -> name): a dict name -> Accuracy for every named code (count 0 and NaN
-    fractions for a region with no sample), plus ``"all"``. ``valid`` (M,) bool: samples that may count at
+    fractions for a region with no sample), plus :data:`ALL`. ``valid`` (M,) bool: samples that may count at
     all (:func:`strict` for the strict accuracy); the others are wrong.
     """
     ok = correct(labels, centres, n, periodic, valid)
@@ -251,8 +254,21 @@ def accuracy(labels: np.ndarray, centres: np.ndarray, n: int | None = None, peri
     if region_names is None:
         region_names = {int(c): str(c) for c in np.unique(regions)}
     out = {name: summarise(regions == code) for code, name in region_names.items()}
-    out["all"] = summarise(everything)
+    out[ALL] = summarise(everything)
     return out
+
+
+def region_accuracy(labels: np.ndarray, centres: np.ndarray, n: int, holdout: HoldOut | None,
+                    periodic: bool = False, valid: np.ndarray | None = None) -> dict[str, Accuracy]:
+    """Eq. 1 per region of ``holdout`` (:mod:`gdlib.regions`), the regions of the *requested* centres: in
+    distribution, each held-out part, :data:`OOD` (the union of the parts) and :data:`ALL`, in that order.
+    ``valid`` as in :func:`accuracy` (:func:`strict` for the strict accuracy)."""
+    codes = region_codes(labels, holdout, n)
+    names = region_names(holdout)
+    parts = accuracy(labels, centres, n, periodic, regions=codes, region_names=names, valid=valid)
+    union = accuracy(labels, centres, n, periodic, regions=(codes > 0).astype(np.int8), region_names={1: OOD},
+                     valid=valid)
+    return {**{name: parts[name] for name in names.values()}, OOD: union[OOD], ALL: parts[ALL]}
 
 
 def score_images(images: np.ndarray, labels: np.ndarray, n: int, periodic: bool = False,

@@ -16,10 +16,10 @@ Experiments (``Model.experiment``):
 - ``"lesion"``: 2D SOS with a vertical lesion of width w held out (App. C.3, Fig. 11);
 - ``"square"``: 2D bumps or 2D SOS with an interior or exterior W x W cut (App. C.4, Fig. 12).
 
-Scoring (:func:`score`): a model's evaluation samples (the N*N integer centres of App. A.3, from
-:func:`gdlib.training.evaluate`) are split by its hold-out's region codes: the parts (vertical,
-horizontal, intersection for the cross; the lesion; the square), ``"OOD"`` = the union of the parts,
-``"in-distribution"`` = everything else, ``"all"`` = every sample; each gets joint, x and y accuracy.
+Scoring (:func:`score_evaluation`, :func:`gdlib.accuracy.region_accuracy`): a model's evaluation samples (the
+N*N integer centres of App. A.3, from :func:`gdlib.training.evaluate`) are split by its hold-out's region codes:
+the parts (vertical, horizontal, intersection for the cross; the lesion; the square), ``"OOD"`` = the union of
+the parts, ``"in-distribution"`` = everything else, ``"all"`` = every sample; each gets joint, x and y accuracy.
 
 Choices where the paper is silent (written down in notebook 05 too):
 
@@ -54,19 +54,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from gdlib.accuracy import BUMP, Accuracy, accuracy, strict
+from gdlib.accuracy import ALL, BUMP, OOD, Accuracy, region_accuracy, strict
 from gdlib.checks import check_choice, check_int, check_range
 from gdlib.claims import Evidence, Gate, Outcome, Part, judge
 from gdlib.controls import COPY, GENERATORS, ORACLE, control_evaluation
 from gdlib.datasets import PAPER_MARGIN, DatasetConfig, composition_sets, make_dataset, training_labels
 from gdlib.images import render
-from gdlib.regions import IN_DISTRIBUTION, Cross, HoldOut, Lesion, Square, region_names
+from gdlib.regions import IN_DISTRIBUTION, Cross, HoldOut, Lesion, Square
 from gdlib.tables import pct
 from gdlib.training import Evaluation, TrainConfig
 
 MODEL_NAME = "composition"
-OOD = "OOD"
-ALL = "all"
 CROSS_PARTS = ("vertical", "horizontal", "intersection")
 SQUARE_KINDS = (("bump", "interior"), ("bump", "exterior"), ("sos", "interior"), ("sos", "exterior"))
 LEARNT_THRESHOLD = 0.6
@@ -175,28 +173,11 @@ def by_key(models: Sequence[Model]) -> dict[str, Model]:
 
 
 # scoring --------------------------------------------------------------------------------------------
-def score(labels: np.ndarray, centres: np.ndarray, n: int, holdout: HoldOut, periodic: bool = False,
-          valid: np.ndarray | None = None) -> dict[str, Accuracy]:
-    """Joint, x and y accuracy (App. A.3) per region of ``holdout``: in-distribution, each part, OOD (the
-    union of the parts) and all, in that order. Regions are the hold-out's codes of the *requested* centres.
-    ``valid``: samples allowed to count at all (see :func:`score_evaluation`)."""
-    codes = holdout.codes(labels, n)
-    names = region_names(holdout)
-    parts = accuracy(labels, centres, n, periodic, regions=codes, region_names=names, valid=valid)
-    union = accuracy(labels, centres, n, periodic, regions=(codes > 0).astype(np.int8), region_names={1: OOD},
-                     valid=valid)
-    out = {IN_DISTRIBUTION: parts[IN_DISTRIBUTION]}
-    out.update({name: parts[name] for code, name in names.items() if code != 0})
-    out[OOD] = union[OOD]
-    out[ALL] = parts[ALL]
-    return out
-
-
 SCORINGS = ("headline", "strict", "strict bumps")
 
 
 def score_evaluation(model: Model, ev: Evaluation, scoring: str = "strict") -> dict[str, Accuracy]:
-    """:func:`score` of one model's (or one control's) evaluation samples.
+    """:func:`gdlib.accuracy.region_accuracy` of one model's (or one control's) evaluation samples.
 
     ``scoring``: "headline" = App. A.3 as written (darkest pixel, centroid fallback); "strict" = a fallback
     counts as wrong (:func:`gdlib.accuracy.strict`), what every region claim uses; "strict bumps" = strict,
@@ -208,7 +189,7 @@ def score_evaluation(model: Model, ev: Evaluation, scoring: str = "strict") -> d
         valid = strict(ev.method)
         if scoring == "strict bumps":
             valid = valid & (ev.shapes == BUMP)
-    return score(ev.labels, ev.centres, model.data.n, model.scoring, model.data.periodic, valid)
+    return region_accuracy(ev.labels, ev.centres, model.data.n, model.scoring, model.data.periodic, valid)
 
 
 def either(acc: Accuracy) -> float:
@@ -624,8 +605,8 @@ def composition_browser(models: Sequence[Model], name: str = MODEL_NAME, seed: i
 
 
 __all__ = [
-    "MODEL_NAME", "OOD", "ALL", "CROSS_PARTS", "SQUARE_KINDS", "LEARNT_THRESHOLD", "SCORINGS", "Model",
-    "experiment_models", "select", "by_key", "score", "score_evaluation", "either", "gate", "control_scores",
+    "MODEL_NAME", "CROSS_PARTS", "SQUARE_KINDS", "LEARNT_THRESHOLD", "SCORINGS", "Model",
+    "experiment_models", "select", "by_key", "score_evaluation", "either", "gate", "control_scores",
     "Subject", "subjects", "evidence", "scale", "no_interpolation", "keeps_other_coordinate", "beats_floor",
     "composes_everywhere",
     "rim_composes", "keeps_with_fewer", "interpolation_falls", "interior_beats_exterior", "composes_in_every_cut",

@@ -49,7 +49,7 @@ from scipy import ndimage
 
 from gdlib import device as _device
 from gdlib import diffusion
-from gdlib.accuracy import accuracy, strict
+from gdlib.accuracy import accuracy, correct, strict
 from gdlib.checks import check_choice, check_int, check_range
 from gdlib.claims import Gate, Outcome, Part
 from gdlib.controls import GENERATORS, control_evaluation
@@ -211,14 +211,6 @@ class SweepTable:
                               digits=1)
 
 
-def _accuracy_on(ev, mask: np.ndarray, n: int) -> float:
-    """Strict joint accuracy (App. A.3, the plane, fallbacks wrong) of the samples selected by ``mask``; NaN
-    for none."""
-    if not mask.any():
-        return float("nan")
-    return accuracy(ev.labels[mask], ev.centres[mask], n, valid=strict(ev.method[mask])).joint
-
-
 SOURCES = ("model", "untrained", *GENERATORS)
 
 
@@ -255,10 +247,12 @@ def collect_results(configs: Mapping[tuple[float, float], TrainConfig], name: st
                            for split in ("train", "heldout"))
         else:
             ev = control_evaluation(source, cfg)
-        seen = seen_mask(cfg, ev.labels)
+        # strict joint accuracy (App. A.3, fallbacks wrong) on the training centres and on the others (NaN if none)
+        by_seen = accuracy(ev.labels, ev.centres, cfg.data.n, regions=seen_mask(cfg, ev.labels).astype(np.int8),
+                           region_names={1: "seen", 0: "unseen"}, valid=strict(ev.method))
         row = {"n_train": len(train), "steps": cfg.total_steps(len(train)), "accuracy": ev.accuracy,
-               "accuracy_strict": ev.strict_accuracy, "accuracy_seen": _accuracy_on(ev, seen, cfg.data.n),
-               "accuracy_unseen": _accuracy_on(ev, ~seen, cfg.data.n),
+               "accuracy_strict": ev.strict_accuracy, "accuracy_seen": by_seen["seen"].joint,
+               "accuracy_unseen": by_seen["unseen"].joint,
                "train_loss": losses[0], "val_loss": losses[1],
                "mass_ratio": largest_cluster_ratio(np.rint(train).astype(np.int64), sigma, threshold, cfg.data.n),
                "wall_s": wall}
@@ -473,7 +467,7 @@ def width_evidence(cfg: TrainConfig, name: str, centre: tuple[float, float] | No
     ev = evaluate(cfg, name, "final", layers=()) if ev is None else ev
     i = int(nearest_indices(np.array([centre]), ev.labels)[0])
     truth_image = ground_truth_bump(n, cfg.data.sigma_x, centre)
-    ok = (np.abs(ev.labels - ev.centres) < 1.0).all(axis=1) & strict(ev.method)
+    ok = correct(ev.labels, ev.centres, valid=strict(ev.method)).all(axis=1)
     placed = [bump_width(im, window) for im in ev.images[ok]]
     med = (lambda v: float(np.median(v)) if len(v) else float("nan"))
     return WidthEvidence(centre, truth_image, ev.images[i], bump_width(truth_image, window),

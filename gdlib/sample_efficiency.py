@@ -59,13 +59,13 @@ import numpy as np
 import pandas as pd
 from scipy.stats import linregress
 
-from gdlib.accuracy import accuracy, strict
+from gdlib.accuracy import ALL, OOD, region_accuracy, strict
 from gdlib.checks import check_choice, check_int, check_range
 from gdlib.claims import Gate, Outcome, Part
 from gdlib.controls import control_evaluation
 from gdlib.crossing import threshold_crossing
 from gdlib.datasets import CATEGORIES, PAPER_MARGIN, DatasetConfig, categorise, training_labels
-from gdlib.regions import CentreSquare, grid, integer_grid, region_codes, region_names
+from gdlib.regions import IN_DISTRIBUTION, CentreSquare, grid, integer_grid, region_codes
 from gdlib.training import TrainConfig, evaluate
 
 DATASETS = ("baseline", "augmented")
@@ -181,16 +181,13 @@ def scores_of(ev, data: DatasetConfig) -> dict[str, float]:
     """App. A.3 accuracy of one evaluation on the N*N integer centres: overall (``acc_all``), outside the
     centre square (``acc_id``) and inside it (``acc_ood``), joint; plus x and y overall, and the same three
     joint accuracies under the strict rule (a centroid fallback counts wrong: ``*_strict``)."""
-    codes = region_codes(ev.labels, data.holdout, data.n)
-    names = region_names(data.holdout)
     out = {}
     for suffix, valid in (("", None), ("_strict", strict(ev.method))):
-        acc = accuracy(ev.labels, ev.centres, data.n, data.periodic, codes, names, valid=valid)
-        out.update({f"acc_all{suffix}": acc["all"].joint, f"acc_id{suffix}": acc[names[0]].joint,
-                    f"acc_ood{suffix}": acc[names[1]].joint})
+        acc = region_accuracy(ev.labels, ev.centres, data.n, data.holdout, data.periodic, valid)
+        out.update({f"acc_all{suffix}": acc[ALL].joint, f"acc_id{suffix}": acc[IN_DISTRIBUTION].joint,
+                    f"acc_ood{suffix}": acc[OOD].joint})
         if not suffix:
-            out.update(acc_all_x=acc["all"].x, acc_all_y=acc["all"].y,
-                       eval_ood_share=acc[names[1]].count / len(codes))
+            out.update(acc_all_x=acc[ALL].x, acc_all_y=acc[ALL].y, eval_ood_share=acc[OOD].count / len(ev.labels))
     return out
 
 

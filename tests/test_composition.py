@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gdlib import composition as comp
-from gdlib.accuracy import Accuracy, classify_shape, estimate_centres
+from gdlib.accuracy import ALL, OOD, Accuracy, classify_shape, estimate_centres, region_accuracy
 from gdlib.datasets import centred_in_holdout, composition_sets, training_labels
 from gdlib.images import render
 from gdlib.regions import IN_DISTRIBUTION, Cross, Lesion, Square, evaluation_grid
@@ -24,7 +24,7 @@ QUICK_N = 16
 
 def counts(holdout, n: int) -> dict[str, int]:
     labels = evaluation_grid(n)
-    return {name: s.count for name, s in comp.score(labels, labels, n, holdout).items()}
+    return {name: s.count for name, s in region_accuracy(labels, labels, n, holdout).items()}
 
 
 # region geometry ---------------------------------------------------------------------------------------
@@ -33,7 +33,7 @@ def test_scaled_cross_at_quick_n_holds_out_three_columns_and_three_rows_of_the_g
     assert (cross.low, cross.high) == (6.5, 9.5)
     # x in {7, 8, 9} or y in {7, 8, 9}: 3 x 13 per arm, 3 x 3 in the middle, 13 x 13 outside
     assert counts(cross, QUICK_N) == {IN_DISTRIBUTION: 169, "vertical": 39, "horizontal": 39, "intersection": 9,
-                                      comp.OOD: 87, comp.ALL: 256}
+                                      OOD: 87, ALL: 256}
 
 
 def test_scaled_cross_removes_the_band_from_the_2d_training_set_at_d_quarter():
@@ -47,7 +47,7 @@ def test_scaled_cross_removes_the_band_from_the_2d_training_set_at_d_quarter():
 
 @pytest.mark.parametrize("width, columns", [(0.5, 1), (1.75, 1), (2.0, 3), (4.0, 5)])
 def test_lesion_at_quick_n_holds_out_the_integer_columns_of_its_closed_band(width, columns):
-    assert counts(Lesion(width), QUICK_N)[comp.OOD] == columns * QUICK_N
+    assert counts(Lesion(width), QUICK_N)[OOD] == columns * QUICK_N
 
 
 @pytest.mark.parametrize("where, width, side", [("interior", 3.0, 3), ("interior", 6.0, 7), ("exterior", 3.0, 3),
@@ -55,7 +55,7 @@ def test_lesion_at_quick_n_holds_out_the_integer_columns_of_its_closed_band(widt
 def test_squares_at_quick_n_hold_out_the_integer_centres_of_their_closed_square(where, width, side):
     # interior [8 - W/2, 8 + W/2]: W = 6 -> 5..11 (7 values); exterior [0, W]: 1..W
     assert counts(Square(width, where), QUICK_N) == {IN_DISTRIBUTION: 256 - side**2, "square": side**2,
-                                                     comp.OOD: side**2, comp.ALL: 256}
+                                                     OOD: side**2, ALL: 256}
 
 
 # region-wise accuracy on synthetic samples ----------------------------------------------------------------
@@ -77,14 +77,14 @@ def test_region_scores_of_synthetic_images_are_exact(family):
     n = QUICK_N
     cross, labels, images = synthetic_cross_samples(n, family)
     centres = estimate_centres(images)  # darkest pixel: the crossing of an SOS, the peak of a bump
-    s = comp.score(labels, centres, n, cross)
+    s = region_accuracy(labels, centres, n, cross)
     assert s[IN_DISTRIBUTION] == Accuracy(1.0, 1.0, 1.0, 169)
     assert s["vertical"] == Accuracy(0.0, 0.0, 1.0, 39)
     assert s["horizontal"] == Accuracy(0.0, 1.0, 0.0, 39)
     assert s["intersection"] == Accuracy(0.0, 0.0, 0.0, 9)
-    assert s[comp.OOD] == Accuracy(0.0, 39 / 87, 39 / 87, 87)
-    assert s[comp.ALL] == Accuracy(169 / 256, 208 / 256, 208 / 256, 256)
-    assert list(s) == [IN_DISTRIBUTION, "vertical", "horizontal", "intersection", comp.OOD, comp.ALL]
+    assert s[OOD] == Accuracy(0.0, 39 / 87, 39 / 87, 87)
+    assert s[ALL] == Accuracy(169 / 256, 208 / 256, 208 / 256, 256)
+    assert list(s) == [IN_DISTRIBUTION, "vertical", "horizontal", "intersection", OOD, ALL]
 
 
 def test_square_scores_count_only_the_wrong_samples_inside_the_square():
@@ -94,7 +94,7 @@ def test_square_scores_count_only_the_wrong_samples_inside_the_square():
     drawn = labels.copy()
     wrong = inside & (labels[:, 0] <= 3)  # half of the 6 x 6 corner (x in 1..3) drawn 5 pixels off in x
     drawn[wrong, 0] += 5
-    s = comp.score(labels, estimate_centres(render("bump", drawn[:, 0], drawn[:, 1], n)), n, square)
+    s = region_accuracy(labels, estimate_centres(render("bump", drawn[:, 0], drawn[:, 1], n)), n, square)
     assert s["square"] == Accuracy(0.5, 0.5, 1.0, 36)
     assert s[IN_DISTRIBUTION] == Accuracy(1.0, 1.0, 1.0, 220)
 
@@ -102,8 +102,8 @@ def test_square_scores_count_only_the_wrong_samples_inside_the_square():
 def test_c6a_and_c6b_separate_a_composing_copier_from_an_interpolating_oracle():
     n = QUICK_N
     cross, labels, images = synthetic_cross_samples(n)
-    composes = comp.score(labels, estimate_centres(images), n, cross)
-    interpolates = comp.score(labels, labels, n, cross)  # every sample exact
+    composes = region_accuracy(labels, estimate_centres(images), n, cross)
+    interpolates = region_accuracy(labels, labels, n, cross)  # every sample exact
     as_subject = lambda s: comp.Subject({"2D": s}, {"2D": s})  # noqa: E731
     assert comp.no_interpolation(as_subject(composes), "2D", 0.3).passes
     assert not comp.no_interpolation(as_subject(interpolates), "2D", 0.3).passes
@@ -127,7 +127,7 @@ def test_gate_uses_joint_or_either_coordinate():
 
 def test_interpolation_falls_needs_a_share_of_the_gap_closed_at_the_narrowest_lesion_that_shrinks_with_width():
     def subject(model_ood, floor_ood):
-        acc = lambda v: {comp.OOD: Accuracy(v, v, 1.0, 10)}  # noqa: E731
+        acc = lambda v: {OOD: Accuracy(v, v, 1.0, 10)}  # noqa: E731
         return comp.Subject({k: acc(v) for k, v in model_ood.items()}, {k: acc(v) for k, v in floor_ood.items()},
                             {k: acc(1.0) for k in model_ood})
 

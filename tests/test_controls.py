@@ -27,8 +27,8 @@ from gdlib import composition as comp
 from gdlib import percolation_experiment as pe
 from gdlib import representation as rep
 from gdlib import sample_efficiency as se
+from gdlib.accuracy import ALL, BUMP, CROSSING, NO_BUMP, OOD, STRIPE, classify_shape
 from gdlib.accuracy import BLANK as BLANK_SHAPE
-from gdlib.accuracy import BUMP, CROSSING, NO_BUMP, STRIPE, classify_shape
 from gdlib.claims import ClaimLog, Evidence, Gate, Outcome, Part, judge, load_claims, verdict
 from gdlib.controls import BLANK, COPY, ORACLE, control_evaluation, oracle_images
 from gdlib.datasets import (
@@ -284,8 +284,8 @@ def test_copier_floor_is_the_two_band_edge_columns_out_of_seven(controls):
     floor = controls[COPY]
     assert floor["2D"]["vertical"].x == pytest.approx(2 / 7)
     assert floor["2D"]["horizontal"].y == pytest.approx(2 / 7)
-    assert floor["lesion w=6"][comp.OOD].joint == pytest.approx(2 / 7)
-    assert floor["lesion w=1"][comp.OOD].joint == 0.0
+    assert floor["lesion w=6"][OOD].joint == pytest.approx(2 / 7)
+    assert floor["lesion w=1"][OOD].joint == 0.0
 
 
 def test_oracle_fails_c6a_while_a_generator_that_composes_without_interpolating_passes(models, controls):
@@ -357,7 +357,7 @@ def test_blank_copier_and_oracle_fail_c9_while_interpolation_across_the_narrow_l
     kinds = [BLANK, COPY, ORACLE]
     # the oracle interpolates perfectly at every width; its raw gain over copying still falls by 2/7 (the copier's
     # floor rises with the width), which the criterion must not read as a fall
-    assert controls[ORACLE]["lesion w=1"][comp.OOD].joint == controls[ORACLE]["lesion w=6"][comp.OOD].joint == 1.0
+    assert controls[ORACLE]["lesion w=1"][OOD].joint == controls[ORACLE]["lesion w=6"][OOD].joint == 1.0
     for kind in kinds:
         assert fails(criterion(subject(controls[kind], controls))), kind
     positive = {"lesion w=1": controls[ORACLE]["lesion w=1"], "lesion w=6": controls[COPY]["lesion w=6"]}
@@ -684,5 +684,5 @@ def test_strict_bumps_scoring_counts_an_sos_crossing_at_the_right_place_as_wrong
     assert np.all(ev.shapes == CROSSING)
     strict = comp.score_evaluation(model, ev, "strict")
     bumps_only = comp.score_evaluation(model, ev, "strict bumps")
-    assert strict[comp.ALL].joint == 1.0  # the crossing is where it was asked for ...
+    assert strict[ALL].joint == 1.0  # the crossing is where it was asked for ...
     assert all(acc.joint == 0.0 for acc in bumps_only.values())  # ... but it is not a bump
