@@ -413,7 +413,7 @@ def learnt_table(models: Sequence[Model], scores: Mapping[str, Mapping[str, Accu
 def plot_layouts(models: Sequence[Model], display_d: float | None = None, ncols: int = 4,
                  size: float = 2.8) -> plt.Figure:
     """The training centres of every model on the latent plane, hold-outs in red (Fig. 4 a-b, 9 e-h, 11a, 12 a-b)."""
-    from gdlib.plots import plot_latent_layout
+    from gdlib.plots.data import plot_latent_layout
 
     nrows = math.ceil(len(models) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False)
@@ -555,7 +555,7 @@ def browser_figure(model: Model, mu_x: float, mu_y: float, image: np.ndarray, ce
     """Left: the model's training centres and hold-out with the chosen point (black star); middle: the
     generated image and its estimated centre (red +); right: the formula's image at (mu_x, mu_y)
     (the family's 2D image in the frame, the SOS stripes outside it, as in the training sets)."""
-    from gdlib.plots import plot_latent_layout
+    from gdlib.plots.data import plot_latent_layout
 
     data = model.data
     n = data.n

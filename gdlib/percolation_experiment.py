@@ -488,8 +488,8 @@ def wider_than_truth(w: WidthEvidence) -> Outcome:
 
 # figures ------------------------------------------------------------------------------------------
 def plot_threshold_grid(result: PercolationResult, ncols: int = 3) -> plt.Figure:
-    """Fig. 13: one mass-ratio panel (:func:`gdlib.plots.plot_mass_ratio`) per overlap threshold."""
-    from gdlib.plots import plot_mass_ratio
+    """Fig. 13: one mass-ratio panel (:func:`gdlib.plots.percolation.plot_mass_ratio`) per overlap threshold."""
+    from gdlib.plots.percolation import plot_mass_ratio
 
     k = len(result.thresholds)
     ncols = min(ncols, k)

@@ -32,7 +32,6 @@ H1 and above (the most prominent loop or void):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,20 +137,3 @@ def betti_numbers(
     return tuple(betti)
 
 
-def plot_persistence(
-    diagrams: PersistenceResult | Sequence[np.ndarray],
-    ax,
-    title: str | None = None,
-    labels: Sequence[str] | None = None,
-):
-    """Draw persistence diagrams (H0, H1, H2 in persim's colours) on the matplotlib axis ``ax`` (Fig. 2b)."""
-    from persim import plot_diagrams
-
-    dgms = diagrams.diagrams if isinstance(diagrams, PersistenceResult) else list(diagrams)
-    if not dgms:
-        raise ValueError("diagrams is empty: nothing to plot")
-    names = list(labels) if labels is not None else [f"$H_{k}$" for k in range(len(dgms))]
-    plot_diagrams(dgms, ax=ax, labels=names, show=False)
-    if title is not None:
-        ax.set_title(title)
-    return ax

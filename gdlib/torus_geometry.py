@@ -55,8 +55,6 @@ FAMILIES = ("x-on-y", "x-on-x", "y-on-y")
 STATISTICS = ("orthogonality", "parallelism")
 DEFAULT_N_PAIRS = 500
 # Fig. 3 colours: 3D torus blue, model green, Clifford torus orange.
-COLORS = {"3d": "tab:blue", "model": "tab:green", "clifford": "tab:orange"}
-TITLES = {"3d": "3D torus", "model": "model", "clifford": "Clifford torus"}
 
 
 @dataclass(frozen=True)
@@ -226,57 +224,3 @@ def distances_to_ideal_tori(
     return {kind: wasserstein_distances(model, ideal[kind]) for kind in TORUS_KINDS}
 
 
-def plot_torus_tests(
-    results: Mapping[str, TorusTestResult],
-    fig=None,
-    overlay: bool = False,
-    bins: int = 30,
-):
-    """Draw the Fig. 3 grid of histograms onto ``fig`` (a new figure if None); returns the figure.
-
-    Rows: x-on-y, x-on-x, y-on-y; columns: orthogonality (principal angles, degrees, 0..90) and
-    parallelism (normalised error, 0..1). ``results`` maps a name to its result, e.g.
-    ``{"3d": ..., "model": ..., "clifford": ...}``: side by side (a 2-column block per result, as in
-    Fig. 3 a-c) or, with ``overlay=True``, overlaid in one 3 x 2 grid. Names "3d", "model" and
-    "clifford" get the paper's colours (blue, green, orange).
-    """
-    import matplotlib.pyplot as plt
-
-    if not results:
-        raise ValueError("results is empty: nothing to plot")
-    check_int("bins", bins, 1)
-    names = list(results)
-    n_blocks = 1 if overlay else len(names)
-    if fig is None:
-        fig = plt.figure(figsize=(3.2 * 2 * n_blocks, 7.5), layout="constrained")
-    axes = fig.subplots(len(FAMILIES), 2 * n_blocks, squeeze=False)
-    ranges = {"orthogonality": (0.0, 90.0), "parallelism": (0.0, 1.0)}
-    edges = {s: np.linspace(*ranges[s], bins + 1) for s in STATISTICS}
-    fallback = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"][3:])
-    colors = {name: COLORS.get(name) or next(fallback, "gray") for name in names}
-    for k, name in enumerate(names):
-        block = 0 if overlay else k
-        for row, family in enumerate(FAMILIES):
-            for col, stat in enumerate(STATISTICS):
-                ax = axes[row, 2 * block + col]
-                values = np.clip(results[name].statistic(family, stat), *ranges[stat])
-                ax.hist(
-                    values,
-                    bins=edges[stat],
-                    color=colors[name],
-                    alpha=0.6 if overlay else 0.9,
-                    label=TITLES.get(name, name),
-                )
-                ax.set_xlim(*ranges[stat])
-                if row == 0:
-                    title = stat if overlay else f"{TITLES.get(name, name)}\n{stat}"
-                    ax.set_title(title, fontsize=9)
-                if row == len(FAMILIES) - 1:
-                    ax.set_xlabel(
-                        "principal angle (deg)" if stat == "orthogonality" else "reconstruction error"
-                    )
-                if col == 0 and block == 0:
-                    ax.set_ylabel(family)
-    if overlay:
-        axes[0, 0].legend(fontsize=8)
-    return fig

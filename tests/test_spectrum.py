@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from gdlib.plots_geometry import plot_eigenspectrum, plot_pca_projections
+from gdlib.plots.geometry import plot_eigenspectrum, plot_pca_projections
 from gdlib.regions import integer_grid
 from gdlib.spectrum import (
     explained_variance_ratio,

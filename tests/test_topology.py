@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from gdlib.embedding import umap_embedding
-from gdlib.plots_geometry import plot_embedding_3d
+from gdlib.plots.geometry import plot_embedding_3d, plot_persistence
 from gdlib.regions import integer_grid
-from gdlib.topology import betti_numbers, persistent_homology, plot_persistence
+from gdlib.topology import betti_numbers, persistent_homology
 from gdlib.tori import clifford_torus, torus_3d
 
 LABELS = integer_grid(32, order="y fastest")

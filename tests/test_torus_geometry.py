@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from gdlib.plots.geometry import plot_torus_tests
 from gdlib.regions import integer_grid
 from gdlib.tori import clifford_torus, torus_3d
 from gdlib.torus_geometry import (
@@ -19,7 +20,6 @@ from gdlib.torus_geometry import (
     STATISTICS,
     distances_to_ideal_tori,
     ideal_torus_tests,
-    plot_torus_tests,
     torus_tests,
     wasserstein_distances,
 )
