@@ -15,6 +15,7 @@ from gdlib import composition as comp
 from gdlib.accuracy import ALL, OOD, Accuracy, classify_shape, estimate_centres, region_accuracy
 from gdlib.datasets import centred_in_holdout, composition_sets, training_labels
 from gdlib.images import render
+from gdlib.plots import composition as comp_plots
 from gdlib.regions import IN_DISTRIBUTION, Cross, Lesion, Square, evaluation_grid
 from gdlib.tables import text_table
 from gdlib.training import Evaluation, TrainConfig
@@ -218,10 +219,11 @@ def test_tables_and_figures_are_built_from_scores():
     assert len(rows) == 3 * 6 + 1 * 6 + 2 * 6 + 2 * 4 + 8 * 4
     text = text_table(comp.learnt_table(models[:2], scores), comp.PERCENT_COLUMNS)
     assert "ID joint" in text and "100%" in text
-    figs = [comp.plot_region_bars(models[:3], scores), comp.plot_region_samples(models[:4], evs, per_part=2)]
+    figs = [comp_plots.plot_region_bars(models[:3], scores),
+            comp_plots.plot_region_samples(models[:4], evs, per_part=2)]
     fig, ax = plt.subplots()
-    comp.plot_versus(ax, comp.select(models, "lesion"), scores, xlabel="w")
-    comp.plot_accuracy_bars(ax, models[:2], scores)
+    comp_plots.plot_versus(ax, comp.select(models, "lesion"), scores, xlabel="w")
+    comp_plots.plot_accuracy_bars(ax, models[:2], scores)
     figs.append(fig)
     assert len(figs[1].axes) == 5 * 6  # truth + 4 models, 2 centres per part x 3 parts
     for f in figs:
@@ -231,7 +233,7 @@ def test_tables_and_figures_are_built_from_scores():
 def test_region_centres_are_drawn_from_each_part_in_order():
     labels = evaluation_grid(QUICK_N)
     cross = Cross.scaled(QUICK_N)
-    idx = comp.pick_region_centres(labels, cross, QUICK_N, per_part=3, seed=1)
+    idx = comp_plots.pick_region_centres(labels, cross, QUICK_N, per_part=3, seed=1)
     assert cross.codes(labels[idx], QUICK_N).tolist() == [1, 1, 1, 2, 2, 2, 3, 3, 3]
 
 

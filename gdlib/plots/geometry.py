@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from gdlib.checks import check_choice, check_int
@@ -95,8 +96,6 @@ def plot_torus_tests(
     Fig. 3 a-c) or, with ``overlay=True``, overlaid in one 3 x 2 grid. Names "3d", "model" and
     "clifford" get the paper's colours (blue, green, orange).
     """
-    import matplotlib.pyplot as plt
-
     if not results:
         raise ValueError("results is empty: nothing to plot")
     check_int("bins", bins, 1)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gdlib.accuracy import correct
 from gdlib.images import render
 from gdlib.regions import nearest_indices
 from gdlib.training import Evaluation, TrainConfig, evaluate, load_metrics
@@ -61,8 +62,6 @@ def plot_samples_vs_truth(cfg: TrainConfig, ev: Evaluation, count: int = 8, seed
     cross marks the estimated centre, the title says the label and whether the sample counts."""
     idx = _pick(ev.labels, count, seed)
     truth = ground_truth(cfg, ev.labels[idx])
-    from gdlib.accuracy import correct
-
     ok = correct(ev.labels[idx], ev.centres[idx], cfg.data.n, cfg.data.periodic).all(axis=1)
     fig, axes = plt.subplots(2, len(idx), figsize=(1.6 * len(idx), 3.6), squeeze=False)
     for j, i in enumerate(idx):

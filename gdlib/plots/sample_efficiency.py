@@ -1,0 +1,92 @@
+"""Figures of the sample-efficiency sweep (notebook 06; Sec. 3.2, Fig. 5): accuracy against the percentage of
+bumps kept (Fig. 5 a-b) and the data needed for 60% accuracy against N on log-log axes (Fig. 5c)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from gdlib.sample_efficiency import DATASETS, LABELS, THRESHOLD, PowerLawFit, seed_summary
+
+COLOURS = {"baseline": "tab:blue", "augmented": "tab:orange"}  # Fig. 5c
+
+
+
+def plot_accuracy_vs_percent(ax: plt.Axes, results: pd.DataFrame, dataset: str, column: str = "acc_all_strict",
+                             threshold: float = THRESHOLD) -> None:
+    """Fig. 5 a-b: accuracy against the percentage of bumps kept, one curve per N (mean +- std over
+    seeds), with the 0, 60 and 100% reference lines (red dashed)."""
+    summary = seed_summary(results[results["dataset"] == dataset], column)
+    sizes = sorted(summary["N"].unique())
+    cmap = plt.get_cmap("viridis")
+    for j, n in enumerate(sizes):
+        g = summary[summary["N"] == n]
+        colour = cmap(j / max(1, len(sizes) - 1) * 0.85)
+        ax.errorbar(g["percent"], 100 * g["mean"], yerr=100 * g["std"], marker="o", ms=4, capsize=2,
+                    color=colour, label=f"N = {n}")
+    for level in (0.0, threshold, 1.0):
+        ax.axhline(100 * level, color="red", linestyle="--", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_ylim(-5, 105)
+    ax.set_xlabel("2D bumps kept (%)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(LABELS[dataset], fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+
+
+
+def plot_data_needed(ax: plt.Axes, cross: pd.DataFrame, fits: Mapping[str, PowerLawFit],
+                     ylabel: str = "dataset size for 60% accuracy") -> None:
+    """Fig. 5c: size needed against N on log-log axes, one colour per data set (geometric mean over
+    seeds, error bars the spread of the seeds), the fitted lines, and linear (grey) and quadratic
+    (black) dashed references through the smallest N's value. Open triangles: censored values (the
+    smallest size already reached 60%: an upper bound, pointing down; never reached: the largest
+    size, a lower bound, pointing up)."""
+    all_n = np.array(sorted(cross["N"].unique()), dtype=float)
+    anchor = None
+    for dataset in DATASETS:
+        g = cross[cross["dataset"] == dataset]
+        colour = COLOURS[dataset]
+        hit = g[g["status"] == "crossed"]
+        if len(hit):
+            logs = hit.groupby("N")["size_needed"].agg(lambda v: np.log(v).mean())
+            spread = hit.groupby("N")["size_needed"].agg(lambda v: np.log(v).std(ddof=0))
+            centre = np.exp(logs.to_numpy())
+            err = np.vstack([centre - np.exp(logs - spread), np.exp(logs + spread) - centre])
+            fit = fits.get(dataset)
+            label = LABELS[dataset] + (f": {fit.describe()}" if fit is not None else "")
+            ax.errorbar(logs.index.to_numpy(float), centre, yerr=err, fmt="o", color=colour, capsize=3,
+                        label=label)
+            if anchor is None:
+                anchor = (float(logs.index[0]), float(centre[0]))
+            if fit is not None and math.isfinite(fit.slope):
+                ax.plot(all_n, fit.predict(all_n), color=colour, linewidth=1.2)
+        for status, marker in (("below_range", "v"), ("never", "^")):
+            c = g[g["status"] == status]
+            if len(c):
+                ax.scatter(c["N"], c["bound"], marker=marker, facecolors="none", edgecolors=colour, s=40,
+                           label=f"{LABELS[dataset]}: {'at most' if status == 'below_range' else 'more than'}")
+    if anchor is None:
+        finite = cross["bound"].to_numpy(float)
+        finite = finite[np.isfinite(finite)]
+        if len(finite) and len(all_n):
+            anchor = (float(all_n[0]), float(np.exp(np.log(finite).mean())))
+    if anchor is not None and len(all_n):
+        ns = np.linspace(all_n[0], all_n[-1], 50)
+        ax.plot(ns, anchor[1] * (ns / anchor[0]), "--", color="grey", linewidth=0.9, label="linear reference")
+        ax.plot(ns, anchor[1] * (ns / anchor[0]) ** 2, "--", color="black", linewidth=0.9,
+                label="quadratic reference")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if len(all_n):
+        ax.set_xticks(all_n)
+        ax.set_xticklabels([f"{int(v)}" for v in all_n])
+        ax.minorticks_off()
+    ax.set_xlabel("image size N")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+
