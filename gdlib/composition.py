@@ -50,7 +50,6 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -59,7 +58,6 @@ from gdlib.checks import check_choice, check_int, check_range
 from gdlib.claims import Evidence, Gate, Outcome, Part, judge
 from gdlib.controls import COPY, GENERATORS, ORACLE, control_evaluation
 from gdlib.datasets import PAPER_MARGIN, DatasetConfig, composition_sets, make_dataset, training_labels
-from gdlib.images import render
 from gdlib.regions import IN_DISTRIBUTION, Cross, HoldOut, Lesion, Square
 from gdlib.tables import pct
 from gdlib.training import Evaluation, TrainConfig
@@ -409,78 +407,6 @@ def learnt_table(models: Sequence[Model], scores: Mapping[str, Mapping[str, Accu
     return pd.DataFrame(rows)
 
 
-# widget ---------------------------------------------------------------------------------------------
-def generate_at(model: Model, mu_x: float, mu_y: float, name: str = MODEL_NAME, seed: int = 0,
-                cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The image (uint8 (N, N)) the trained ``model`` generates for the label (mu_x, mu_y) with its own
-    sampler and a fixed seed, and its estimated centre (App. A.3). ``cache`` keeps loaded networks by key."""
-    from gdlib import diffusion
-    from gdlib.accuracy import estimate_centres
-    from gdlib.training import load_checkpoint
-
-    cache = {} if cache is None else cache
-    cfg = model.config
-    if model.key not in cache:
-        cache[model.key] = load_checkpoint(cfg, name, "final")
-    out = diffusion.sample(cache[model.key], cfg.schedule(), np.array([[mu_x, mu_y]], dtype=np.float32), cfg.data.n,
-                           method=cfg.sampler, steps=cfg.sample_steps, eta=cfg.eta, seed=seed)
-    image = out.uint8()[0]
-    return image, estimate_centres(image, cfg.data.periodic, family=cfg.data.family)
-
-
-def browser_figure(model: Model, mu_x: float, mu_y: float, image: np.ndarray, centre: np.ndarray) -> plt.Figure:
-    """Left: the model's training centres and hold-out with the chosen point (black star); middle: the
-    generated image and its estimated centre (red +); right: the formula's image at (mu_x, mu_y)
-    (the family's 2D image in the frame, the SOS stripes outside it, as in the training sets)."""
-    from gdlib.plots.data import plot_latent_layout
-
-    data = model.data
-    n = data.n
-    family = data.family if 0 <= mu_x <= n and 0 <= mu_y <= n else "sos"
-    truth = render(family, [mu_x], [mu_y], n, data.sigma_x, data.sigma_y, data.periodic)[0]
-    fig, axes = plt.subplots(1, 3, figsize=(9, 3))
-    plot_latent_layout(axes[0], data, model.key, display_d=max(0.5, max(data.d)), point_size=1.5)
-    axes[0].plot([mu_x], [mu_y], "k*", ms=12)
-    axes[1].imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    axes[1].plot(centre[0] - 1, centre[1] - 1, "r+", ms=10)
-    axes[1].set_title(f"generated; centre ({centre[0]:g}, {centre[1]:g})", fontsize=9)
-    axes[2].imshow(truth, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    axes[2].set_title(f"formula at ({mu_x:g}, {mu_y:g})", fontsize=9)
-    for ax in axes[1:]:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    return fig
-
-
-def composition_browser(models: Sequence[Model], name: str = MODEL_NAME, seed: int = 0):
-    """ipywidgets (live kernel only, never the figure of record): choose a model and (mu_x, mu_y), inside
-    or outside the frame; shows :func:`browser_figure` of the image :func:`generate_at` draws there."""
-    import ipywidgets as widgets
-
-    table = by_key(models)
-    cache: dict = {}
-    out = widgets.Output()
-    first = models[0]
-    lo = -max(m.data.margin for m in models)
-    hi = first.data.n - lo
-    controls = {
-        "key": widgets.Dropdown(options=list(table), value=first.key, description="model"),
-        "mu_x": widgets.FloatSlider(value=first.data.n / 2, min=lo, max=hi, step=0.25, description="mu_x"),
-        "mu_y": widgets.FloatSlider(value=first.data.n / 2, min=lo, max=hi, step=0.25, description="mu_y"),
-    }
-
-    def show(key: str, mu_x: float, mu_y: float) -> None:
-        image, centre = generate_at(table[key], mu_x, mu_y, name, seed, cache)
-        with out:
-            out.clear_output(wait=True)
-            browser_figure(table[key], mu_x, mu_y, image, centre)
-            plt.show()
-
-    widgets.interactive_output(show, controls)
-    return widgets.VBox([widgets.HBox(list(controls.values())), out])
-
-
 __all__ = [
     "MODEL_NAME", "CROSS_PARTS", "SQUARE_KINDS", "LEARNT_THRESHOLD", "SCORINGS", "Model",
     "experiment_models", "select", "by_key", "score_evaluation", "either", "gate", "control_scores",
@@ -488,5 +414,5 @@ __all__ = [
     "composes_everywhere",
     "rim_composes", "keeps_with_fewer", "interpolation_falls", "interior_beats_exterior", "composes_in_every_cut",
     "describe_regions", "results_table",
-    "learnt_table", "PERCENT_COLUMNS", "generate_at", "browser_figure", "composition_browser",
+    "learnt_table", "PERCENT_COLUMNS",
 ]

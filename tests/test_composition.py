@@ -239,6 +239,7 @@ def test_region_centres_are_drawn_from_each_part_in_order():
 
 def test_the_browser_generates_an_image_at_the_chosen_centre_of_a_trained_model():
     pytest.importorskip("ipywidgets")
+    from gdlib import widgets
     from gdlib.training import get_or_train
 
     base = TrainConfig(width=8, heads=1, attention_resolutions=(2, 4, 8), T=100, steps=2, batch_size=16,
@@ -246,12 +247,12 @@ def test_the_browser_generates_an_image_at_the_chosen_centre_of_a_trained_model(
     model = comp.experiment_models(base, n=8, d=1.0, keep_fractions=[1.0])[0]  # the 2D SOS model
     get_or_train(model.config, "browser-test", progress=False)
     cache: dict = {}
-    image, centre = comp.generate_at(model, 3.0, -2.0, name="browser-test", cache=cache)
+    image, centre = widgets.generate_at(model, 3.0, -2.0, name="browser-test", cache=cache)
     assert image.shape == (8, 8) and image.dtype == np.uint8 and centre.shape == (2,)
     assert list(cache) == ["2D"]
-    fig = comp.browser_figure(model, 3.0, -2.0, image, centre)
+    fig = widgets.browser_figure(model, 3.0, -2.0, image, centre)
     assert len(fig.axes) == 3
-    box = comp.composition_browser([model], name="browser-test")
+    box = widgets.composition_browser([model], name="browser-test")
     controls = box.children[0].children
     assert [c.description for c in controls] == ["model", "mu_x", "mu_y"]
     plt.close("all")

@@ -1,5 +1,5 @@
-"""Figures of a training run (notebook 02): loss and accuracy curves, generated samples beside the
-ground truth, samples over training, and a widget browsing samples by centre and checkpoint."""
+"""Figures of a training run (notebook 02): loss and accuracy curves, generated samples beside the ground truth,
+samples over training."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import numpy as np
 
 from gdlib.accuracy import correct
 from gdlib.images import render
-from gdlib.regions import nearest_indices
-from gdlib.training import Evaluation, TrainConfig, evaluate, load_metrics
+from gdlib.training import Evaluation, TrainConfig, load_metrics
 
 
 def plot_training_curves(cfg: TrainConfig, name: str, axes: Sequence[plt.Axes] | None = None) -> plt.Figure:
@@ -101,37 +100,3 @@ def plot_samples_over_training(evaluations: Sequence[Evaluation], count: int = 8
     return fig
 
 
-def sample_browser(cfg: TrainConfig, name: str, epochs: Sequence[int | str]):
-    """ipywidgets: sliders over (mu_x, mu_y) on the integer grid and over the evaluated checkpoints,
-    showing the generated sample and the ground truth. For a live kernel only (never the figure of record)."""
-    import ipywidgets as widgets
-
-    evals = {str(e): evaluate(cfg, name, e, layers=()) for e in epochs}
-    n = cfg.data.n
-    out = widgets.Output()
-
-    def show(mu_x: int, mu_y: int, checkpoint: str) -> None:
-        ev = evals[checkpoint]
-        i = int(nearest_indices(np.array([[mu_x, mu_y]]), ev.labels)[0])
-        with out:
-            out.clear_output(wait=True)
-            fig, axes = plt.subplots(1, 2, figsize=(5, 2.6))
-            axes[0].imshow(ev.images[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-            axes[0].plot(ev.centres[i, 0] - 1, ev.centres[i, 1] - 1, "r+", ms=10)
-            axes[0].set_title(f"generated, epoch {checkpoint}", fontsize=9)
-            axes[1].imshow(ground_truth(cfg, ev.labels[i:i + 1])[0], cmap="gray", vmin=0, vmax=255,
-                           interpolation="nearest")
-            axes[1].set_title(f"truth ({ev.labels[i, 0]:.0f}, {ev.labels[i, 1]:.0f})", fontsize=9)
-            for ax in axes:
-                ax.set_xticks([])
-                ax.set_yticks([])
-            plt.show()
-
-    controls = {
-        "mu_x": widgets.IntSlider(value=n // 2, min=1, max=n, description="mu_x"),
-        "mu_y": widgets.IntSlider(value=n // 2, min=1, max=n, description="mu_y"),
-        "checkpoint": widgets.SelectionSlider(options=list(evals), value=list(evals)[-1],
-                                              description="epoch"),
-    }
-    widgets.interactive_output(show, controls)
-    return widgets.VBox([widgets.HBox(list(controls.values())), out])
