@@ -18,10 +18,10 @@ import numpy as np
 from gdlib import diffusion
 from gdlib.accuracy import estimate_centres
 from gdlib.composition import MODEL_NAME, Model, by_key
+from gdlib.controls import oracle_images
 from gdlib.datasets import CATEGORIES, Dataset, DatasetConfig, make_dataset
 from gdlib.images import render
 from gdlib.plots.data import plot_latent_layout
-from gdlib.plots.training import ground_truth
 from gdlib.regions import nearest_indices
 from gdlib.training import TrainConfig, evaluate, load_checkpoint
 
@@ -94,7 +94,7 @@ def sample_browser(cfg: TrainConfig, name: str, epochs: Sequence[int | str]):
             axes[0].imshow(ev.images[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
             axes[0].plot(ev.centres[i, 0] - 1, ev.centres[i, 1] - 1, "r+", ms=10)
             axes[0].set_title(f"generated, epoch {checkpoint}", fontsize=9)
-            axes[1].imshow(ground_truth(cfg, ev.labels[i:i + 1])[0], cmap="gray", vmin=0, vmax=255,
+            axes[1].imshow(oracle_images(ev.labels[i:i + 1], cfg.data)[0], cmap="gray", vmin=0, vmax=255,
                            interpolation="nearest")
             axes[1].set_title(f"truth ({ev.labels[i, 0]:.0f}, {ev.labels[i, 1]:.0f})", fontsize=9)
             for ax in axes:

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gdlib.accuracy import correct
-from gdlib.images import render
+from gdlib.controls import oracle_images
 from gdlib.training import Evaluation, TrainConfig, load_metrics
 
 
@@ -44,13 +44,6 @@ def plot_training_curves(cfg: TrainConfig, name: str, axes: Sequence[plt.Axes] |
     return fig
 
 
-def ground_truth(cfg: TrainConfig, labels: np.ndarray) -> np.ndarray:
-    """The training formula's image at each centre (uint8, (M, N, N))."""
-    labels = np.asarray(labels, dtype=np.float64)
-    d = cfg.data
-    return render(d.family, labels[:, 0], labels[:, 1], d.n, d.sigma_x, d.sigma_y, d.periodic)
-
-
 def _pick(labels: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(len(labels), size=min(count, len(labels)), replace=False))
@@ -60,7 +53,7 @@ def plot_samples_vs_truth(cfg: TrainConfig, ev: Evaluation, count: int = 8, seed
     """Generated samples (top row) beside the ground-truth image of the same centre (bottom row); a red
     cross marks the estimated centre, the title says the label and whether the sample counts."""
     idx = _pick(ev.labels, count, seed)
-    truth = ground_truth(cfg, ev.labels[idx])
+    truth = oracle_images(ev.labels[idx], cfg.data)
     ok = correct(ev.labels[idx], ev.centres[idx], cfg.data.n, cfg.data.periodic).all(axis=1)
     fig, axes = plt.subplots(2, len(idx), figsize=(1.6 * len(idx), 3.6), squeeze=False)
     for j, i in enumerate(idx):
