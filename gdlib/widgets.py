@@ -17,9 +17,9 @@ import numpy as np
 
 from gdlib import diffusion
 from gdlib.accuracy import estimate_centres
-from gdlib.composition import MODEL_NAME, Model, by_key
 from gdlib.controls import oracle_images
 from gdlib.datasets import CATEGORIES, Dataset, DatasetConfig, make_dataset
+from gdlib.experiments.composition import MODEL_NAME, Model, by_key
 from gdlib.images import render
 from gdlib.plots.data import plot_latent_layout
 from gdlib.regions import nearest_indices

@@ -11,9 +11,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from gdlib import composition as comp
 from gdlib.accuracy import ALL, OOD, Accuracy, classify_shape, estimate_centres, region_accuracy
 from gdlib.datasets import centred_in_holdout, composition_sets, training_labels
+from gdlib.experiments import composition as comp
 from gdlib.images import render
 from gdlib.plots import composition as comp_plots
 from gdlib.regions import IN_DISTRIBUTION, Cross, Lesion, Square, evaluation_grid

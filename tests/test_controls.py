@@ -23,10 +23,7 @@ import pandas as pd
 import pytest
 import torch
 
-from gdlib import composition as comp
-from gdlib import percolation_experiment as pe
 from gdlib import representation as rep
-from gdlib import sample_efficiency as se
 from gdlib.accuracy import ALL, BUMP, CROSSING, NO_BUMP, OOD, STRIPE, classify_shape
 from gdlib.accuracy import BLANK as BLANK_SHAPE
 from gdlib.claims import ClaimLog, Evidence, Gate, Outcome, Part, judge, load_claims, verdict
@@ -42,6 +39,9 @@ from gdlib.datasets import (
     make_dataset,
     training_labels,
 )
+from gdlib.experiments import composition as comp
+from gdlib.experiments import percolation as pe
+from gdlib.experiments import sample_efficiency as se
 from gdlib.images import render
 from gdlib.percolation import simulate
 from gdlib.regions import CentreSquare, Cross, Lesion, Square, evaluation_grid, integer_grid

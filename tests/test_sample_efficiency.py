@@ -11,8 +11,7 @@ import pytest
 
 from gdlib.crossing import threshold_crossing
 from gdlib.datasets import make_dataset, training_labels
-from gdlib.regions import CentreSquare, evaluation_grid
-from gdlib.sample_efficiency import (
+from gdlib.experiments.sample_efficiency import (
     bumps_needed,
     centre_square_share,
     crossings,
@@ -23,6 +22,7 @@ from gdlib.sample_efficiency import (
     sweep_points,
     training_counts,
 )
+from gdlib.regions import CentreSquare, evaluation_grid
 from gdlib.training import TrainConfig
 
 

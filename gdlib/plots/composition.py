@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gdlib.accuracy import ALL, OOD, Accuracy
-from gdlib.composition import CROSS_PARTS, Model
 from gdlib.datasets import training_labels
+from gdlib.experiments.composition import CROSS_PARTS, Model
 from gdlib.images import render
 from gdlib.plots.data import plot_latent_layout
 from gdlib.regions import IN_DISTRIBUTION, HoldOut

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from gdlib.sample_efficiency import DATASETS, LABELS, THRESHOLD, PowerLawFit, seed_summary
+from gdlib.experiments.sample_efficiency import DATASETS, LABELS, THRESHOLD, PowerLawFit, seed_summary
 
 COLOURS = {"baseline": "tab:blue", "augmented": "tab:orange"}  # Fig. 5c
 

@@ -14,9 +14,7 @@ import torch
 
 from gdlib.crossing import threshold_crossing
 from gdlib.datasets import training_labels
-from gdlib.images import render
-from gdlib.percolation import PercolationResult
-from gdlib.percolation_experiment import (
+from gdlib.experiments.percolation import (
     PAPER_LAMBDAS,
     Expectation,
     SweepTable,
@@ -33,6 +31,8 @@ from gdlib.percolation_experiment import (
     sweep_configs,
     training_gates,
 )
+from gdlib.images import render
+from gdlib.percolation import PercolationResult
 from gdlib.training import TrainConfig, get_or_train
 
 TINY = dict(width=8, heads=1, attention_resolutions=(), enc_dim=16, T=100, batch_size=16, lr=2e-3,
