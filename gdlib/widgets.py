@@ -19,7 +19,7 @@ from gdlib import diffusion
 from gdlib.accuracy import estimate_centres
 from gdlib.controls import oracle_images
 from gdlib.datasets import CATEGORIES, Dataset, DatasetConfig, make_dataset
-from gdlib.experiments.composition import MODEL_NAME, Model, by_key
+from gdlib.experiments.composition import MODEL_NAME, ModelSpec, by_key
 from gdlib.images import render
 from gdlib.plots.data import plot_latent_layout
 from gdlib.regions import nearest_indices
@@ -112,7 +112,7 @@ def sample_browser(cfg: TrainConfig, name: str, epochs: Sequence[int | str]):
     return widgets.VBox([widgets.HBox(list(controls.values())), out])
 
 
-def generate_at(model: Model, mu_x: float, mu_y: float, name: str = MODEL_NAME, seed: int = 0,
+def generate_at(model: ModelSpec, mu_x: float, mu_y: float, name: str = MODEL_NAME, seed: int = 0,
                 cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The image (uint8 (N, N)) the trained ``model`` generates for the label (mu_x, mu_y) with its own
     sampler and a fixed seed, and its estimated centre (App. A.3). ``cache`` keeps loaded networks by key."""
@@ -127,7 +127,7 @@ def generate_at(model: Model, mu_x: float, mu_y: float, name: str = MODEL_NAME, 
 
 
 
-def browser_figure(model: Model, mu_x: float, mu_y: float, image: np.ndarray, centre: np.ndarray) -> plt.Figure:
+def browser_figure(model: ModelSpec, mu_x: float, mu_y: float, image: np.ndarray, centre: np.ndarray) -> plt.Figure:
     """Left: the model's training centres and hold-out with the chosen point (black star); middle: the
     generated image and its estimated centre (red +); right: the formula's image at (mu_x, mu_y)
     (the family's 2D image in the frame, the SOS stripes outside it, as in the training sets)."""
@@ -151,7 +151,7 @@ def browser_figure(model: Model, mu_x: float, mu_y: float, image: np.ndarray, ce
 
 
 
-def composition_browser(models: Sequence[Model], name: str = MODEL_NAME, seed: int = 0):
+def composition_browser(models: Sequence[ModelSpec], name: str = MODEL_NAME, seed: int = 0):
     """ipywidgets (live kernel only, never the figure of record): choose a model and (mu_x, mu_y), inside
     or outside the frame; shows :func:`browser_figure` of the image :func:`generate_at` draws there."""
     table = by_key(models)

@@ -120,8 +120,8 @@ def test_either_is_the_fraction_with_at_least_one_coordinate_right():
 def test_gate_uses_joint_or_either_coordinate():
     base = TrainConfig()
     scores = {IN_DISTRIBUTION: Accuracy(joint=0.1, x=0.5, y=0.4, count=10)}
-    joint = comp.Model("a", "sos", "a", base, Cross())
-    either = comp.Model("b", "sos", "b", base, Cross(), learnt_metric="either")
+    joint = comp.ModelSpec("a", "sos", "a", base, Cross())
+    either = comp.ModelSpec("b", "sos", "b", base, Cross(), learnt_metric="either")
     assert not comp.gate(joint, scores).passed and comp.gate(joint, scores).value == 0.1
     assert comp.gate(either, scores).passed and comp.gate(either, scores).value == pytest.approx(0.8)
 

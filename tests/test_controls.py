@@ -233,7 +233,7 @@ def test_c5_part_outcomes_survive_the_claims_file_as_booleans(tori, tmp_path, mo
 
 # C6a-C9c: the composition regions (notebook 05 at quick) --------------------------------------------------------
 @pytest.fixture(scope="module")
-def models() -> dict[str, comp.Model]:
+def models() -> dict[str, comp.ModelSpec]:
     base = TrainConfig(steps=1400, **TINY)
     return comp.by_key(comp.experiment_models(base, n=16, sigma=1.0, d=0.25, margin=6.0, cross=Cross.centred(16, 6.0),
                                               keep_fractions=[1.0, 0.2], lesion_widths=[1.0, 6.0],
@@ -251,7 +251,7 @@ def controls(models, bump_keys):
     return comp.control_scores(list(models.values()), bump_scoring=bump_keys)
 
 
-def composer_scores(model: comp.Model, shift: float = 3.0) -> dict:
+def composer_scores(model: comp.ModelSpec, shift: float = 3.0) -> dict:
     """Region scores of a generator that composes but does not interpolate: the formula's image at the requested
     centre, except that a coordinate inside the cross's band is drawn ``shift`` pixels off (strict scoring)."""
     n = model.data.n

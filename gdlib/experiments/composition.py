@@ -1,12 +1,12 @@
 """The composition experiments of Sec. 3.2 and App. C.2-C.4 (notebook 05): configs, region-wise scores,
 claim criteria and figures (Fig. 4 c-e and g, Fig. 10, Fig. 11 b, Fig. 12 c-f).
 
-Every model of the notebook is a :class:`Model`: a :class:`~gdlib.training.TrainConfig` plus what the
+Every model of the notebook is a :class:`ModelSpec`: a :class:`~gdlib.training.TrainConfig` plus what the
 notebook needs to read it (its experiment, label, swept value, and the held-out region that scores it).
 :func:`experiment_models` builds them all from one training template, so the notebook trains them in one
 sweep (:func:`gdlib.sweeps.run_sweep`, model name :data:`MODEL_NAME`) that runs on a cluster unchanged.
 
-Experiments (``Model.experiment``):
+Experiments (``ModelSpec.experiment``):
 
 - ``"sos"``: the 2D, 1D and 2D+1D SOS models with the composition cross held out (Fig. 4 c-e, Fig. 9 e-g);
 - ``"rim"``: 1D stripes with the partly visible 2D rim (App. C.2, Fig. 10 d-f), beside the 1D model
@@ -75,8 +75,8 @@ RIM_MODEL = ("1D + rim", "1D stripes + 2D rim")
 
 
 @dataclass(frozen=True)
-class Model:
-    """One trained model of notebook 05 and how to read it.
+class ModelSpec:
+    """What one model of notebook 05 is (its training config, not a network) and how to read it.
 
     ``key`` is unique in the notebook (a figure label); ``value`` the swept quantity (keep fraction,
     lesion width w, square width W) or None; ``scoring`` the hold-out whose regions score it;
@@ -104,7 +104,7 @@ def experiment_models(base: TrainConfig, n: int, sigma: float = 1.0, d: float = 
                       cross: Cross | None = None, keep_fractions: Sequence[float] = (1.0,),
                       lesion_widths: Sequence[float] = (), square_widths: Sequence[float] = (),
                       square_kinds: Iterable[tuple[str, str]] = SQUARE_KINDS, bump_steps: int | None = None,
-                      model_steps: Mapping[str, int] | None = None) -> list[Model]:
+                      model_steps: Mapping[str, int] | None = None) -> list[ModelSpec]:
     """Every model of notebook 05, in the order of the notebook, from the training template ``base``
     (its ``data`` is replaced; everything else, the training length included, is shared).
 
@@ -121,25 +121,25 @@ def experiment_models(base: TrainConfig, n: int, sigma: float = 1.0, d: float = 
     cross = Cross.centred(n) if cross is None else cross
     sets = composition_sets(n=n, sigma=sigma, d=d, margin=margin, cross=cross)
     train = lambda data: replace(base, data=data)
-    models = [Model(key, "sos", key, train(sets[name]), cross, learnt_metric="either" if key == "1D" else "joint")
+    models = [ModelSpec(key, "sos", key, train(sets[name]), cross, learnt_metric="either" if key == "1D" else "joint")
               for key, name in SOS_MODELS.items()]
-    models.append(Model(RIM_MODEL[0], "rim", RIM_MODEL[0], train(sets[RIM_MODEL[1]]), cross,
+    models.append(ModelSpec(RIM_MODEL[0], "rim", RIM_MODEL[0], train(sets[RIM_MODEL[1]]), cross,
                         learnt_metric="either"))
     for fraction in keep_fractions:
         check_range("keep_fraction", fraction, 0, 1, low_open=True)
         data = replace(sets["2D bump + 1D stripes"], keep_fraction=float(fraction))
-        models.append(Model(f"bump+stripes {100 * fraction:g}%", "bump_stripes", f"{100 * fraction:g}% of bumps",
+        models.append(ModelSpec(f"bump+stripes {100 * fraction:g}%", "bump_stripes", f"{100 * fraction:g}% of bumps",
                             train(data), cross, value=float(fraction)))
     plane = DatasetConfig(family="sos", n=n, sigma=sigma, d=d)
     for w in lesion_widths:
         lesion = Lesion(float(w))
-        models.append(Model(f"lesion w={w:g}", "lesion", f"w = {w:g}", train(replace(plane, holdout=lesion)),
+        models.append(ModelSpec(f"lesion w={w:g}", "lesion", f"w = {w:g}", train(replace(plane, holdout=lesion)),
                             lesion, value=float(w)))
     for family, where in square_kinds:
         for width in square_widths:
             square = Square(float(width), where)
             data = replace(plane, family=family, holdout=square)
-            models.append(Model(f"{family} {where} W={width:g}", "square", f"{family}, {where}, W = {width:g}",
+            models.append(ModelSpec(f"{family} {where} W={width:g}", "square", f"{family}, {where}, W = {width:g}",
                                 train(data), square, value=float(width)))
     keys = [m.key for m in models]
     if len(set(keys)) != len(keys):
@@ -157,7 +157,7 @@ def experiment_models(base: TrainConfig, n: int, sigma: float = 1.0, d: float = 
             for m in models]
 
 
-def select(models: Sequence[Model], experiment: str, **match) -> list[Model]:
+def select(models: Sequence[ModelSpec], experiment: str, **match) -> list[ModelSpec]:
     """The models of one experiment (optionally whose data fields match, e.g. ``family="bump"``), sorted by value."""
     out = [m for m in models if m.experiment == experiment]
     for field, want in match.items():
@@ -166,7 +166,7 @@ def select(models: Sequence[Model], experiment: str, **match) -> list[Model]:
     return sorted(out, key=lambda m: (m.value is None, m.value if m.value is not None else 0.0))
 
 
-def by_key(models: Sequence[Model]) -> dict[str, Model]:
+def by_key(models: Sequence[ModelSpec]) -> dict[str, ModelSpec]:
     return {m.key: m for m in models}
 
 
@@ -174,7 +174,7 @@ def by_key(models: Sequence[Model]) -> dict[str, Model]:
 SCORINGS = ("headline", "strict", "strict bumps")
 
 
-def score_evaluation(model: Model, ev: Evaluation, scoring: str = "strict") -> dict[str, Accuracy]:
+def score_evaluation(model: ModelSpec, ev: Evaluation, scoring: str = "strict") -> dict[str, Accuracy]:
     """:func:`gdlib.accuracy.region_accuracy` of one model's (or one control's) evaluation samples.
 
     ``scoring``: "headline" = App. A.3 as written (darkest pixel, centroid fallback); "strict" = a fallback
@@ -195,7 +195,7 @@ def either(acc: Accuracy) -> float:
     return acc.x + acc.y - acc.joint
 
 
-def gate(model: Model, scores: Mapping[str, Accuracy], threshold: float = LEARNT_THRESHOLD) -> Gate:
+def gate(model: ModelSpec, scores: Mapping[str, Accuracy], threshold: float = LEARNT_THRESHOLD) -> Gate:
     """Whether ``model`` learnt its training set: in-distribution strict joint accuracy, or for the 1D
     stripe models (which never saw a 2D sample) the fraction with at least one coordinate right, at least
     ``threshold`` (see the module docstring)."""
@@ -212,7 +212,7 @@ def describe_regions(scores: Mapping[str, Accuracy], regions: Sequence[str]) -> 
 
 
 # controls -------------------------------------------------------------------------------------------
-def control_scores(models: Sequence[Model], kinds: Sequence[str] = GENERATORS, scoring: str = "strict",
+def control_scores(models: Sequence[ModelSpec], kinds: Sequence[str] = GENERATORS, scoring: str = "strict",
                    bump_scoring: Sequence[str] = ()) -> dict[str, dict[str, dict[str, Accuracy]]]:
     """``{control kind: {model key: region scores}}``: each control generator (:mod:`gdlib.controls`) drawn
     at the evaluation centres of each model, for that model's training set, and scored like the model.
@@ -272,7 +272,7 @@ def evidence(criterion: Callable[[Subject], Outcome], keys: Sequence[str], score
     return judge(criterion, model, ctrl, gates=[gates[k] for k in keys])
 
 
-def scale(models: Sequence[Model], samples_note: str = "") -> str:
+def scale(models: Sequence[ModelSpec], samples_note: str = "") -> str:
     """The scale a claim was measured at: N, d, width, the models' optimiser steps, samples, seed."""
     cfgs = [m.config for m in models]
     steps = sorted({c.steps for c in cfgs})
@@ -383,14 +383,14 @@ def composes_in_every_cut(s: Subject, keys: Sequence[str], minimum: float, margi
 PERCENT_COLUMNS = ("joint", "x", "y", "ID joint", "ID x", "ID y", "OOD joint", "OOD joint (App. A.3)")
 
 
-def results_table(models: Sequence[Model], scores: Mapping[str, Mapping[str, Accuracy]]) -> pd.DataFrame:
+def results_table(models: Sequence[ModelSpec], scores: Mapping[str, Mapping[str, Accuracy]]) -> pd.DataFrame:
     """One row per model and region: model, experiment, value, region, count, joint, x, y."""
     return pd.DataFrame([{"model": m.key, "experiment": m.experiment, "value": m.value, "region": region,
                           "count": acc.count, "joint": acc.joint, "x": acc.x, "y": acc.y}
                          for m in models for region, acc in scores[m.key].items()])
 
 
-def learnt_table(models: Sequence[Model], scores: Mapping[str, Mapping[str, Accuracy]],
+def learnt_table(models: Sequence[ModelSpec], scores: Mapping[str, Mapping[str, Accuracy]],
                  headline: Mapping[str, Mapping[str, Accuracy]] | None = None,
                  threshold: float = LEARNT_THRESHOLD) -> pd.DataFrame:
     """One row per model: training images, steps, in-distribution strict accuracy, its gate, OOD strict joint
@@ -408,7 +408,7 @@ def learnt_table(models: Sequence[Model], scores: Mapping[str, Mapping[str, Accu
 
 
 __all__ = [
-    "MODEL_NAME", "CROSS_PARTS", "SQUARE_KINDS", "LEARNT_THRESHOLD", "SCORINGS", "Model",
+    "MODEL_NAME", "CROSS_PARTS", "SQUARE_KINDS", "LEARNT_THRESHOLD", "SCORINGS", "ModelSpec",
     "experiment_models", "select", "by_key", "score_evaluation", "either", "gate", "control_scores",
     "Subject", "subjects", "evidence", "scale", "no_interpolation", "keeps_other_coordinate", "beats_floor",
     "composes_everywhere",

@@ -12,14 +12,14 @@ import numpy as np
 
 from gdlib.accuracy import ALL, OOD, Accuracy
 from gdlib.datasets import training_labels
-from gdlib.experiments.composition import CROSS_PARTS, Model
+from gdlib.experiments.composition import CROSS_PARTS, ModelSpec
 from gdlib.images import render
 from gdlib.plots.data import plot_latent_layout
 from gdlib.regions import IN_DISTRIBUTION, HoldOut
 from gdlib.training import Evaluation
 
 
-def plot_layouts(models: Sequence[Model], display_d: float | None = None, ncols: int = 4,
+def plot_layouts(models: Sequence[ModelSpec], display_d: float | None = None, ncols: int = 4,
                  size: float = 2.8) -> plt.Figure:
     """The training centres of every model on the latent plane, hold-outs in red (Fig. 4 a-b, 9 e-h, 11a, 12 a-b)."""
 
@@ -42,7 +42,7 @@ _METRIC_STYLE = {"x": ("tab:blue", "x"), "y": ("tab:orange", "y"), "joint": ("ta
 
 
 
-def plot_region_bars(models: Sequence[Model], scores: Mapping[str, Mapping[str, Accuracy]],
+def plot_region_bars(models: Sequence[ModelSpec], scores: Mapping[str, Mapping[str, Accuracy]],
                      regions: Sequence[str] = CROSS_PARTS, size: float = 3.2) -> plt.Figure:
     """Fig. 4 c-e: per test region (one panel each), the x, y and joint accuracy of each model."""
     fig, axes = plt.subplots(1, len(regions), figsize=(size * len(regions), 3.0), sharey=True, squeeze=False)
@@ -63,7 +63,7 @@ def plot_region_bars(models: Sequence[Model], scores: Mapping[str, Mapping[str, 
 
 
 
-def plot_accuracy_bars(ax: plt.Axes, models: Sequence[Model], scores: Mapping[str, Mapping[str, Accuracy]],
+def plot_accuracy_bars(ax: plt.Axes, models: Sequence[ModelSpec], scores: Mapping[str, Mapping[str, Accuracy]],
                        regions: Sequence[str] = (ALL, IN_DISTRIBUTION, OOD), metric: str = "joint") -> None:
     """Fig. 10 b, e: grouped bars of one accuracy (default joint) per region (overall, ID, OOD), one group per model."""
     positions = np.arange(len(models))
@@ -80,7 +80,7 @@ def plot_accuracy_bars(ax: plt.Axes, models: Sequence[Model], scores: Mapping[st
 
 
 
-def plot_versus(ax: plt.Axes, models: Sequence[Model], scores: Mapping[str, Mapping[str, Accuracy]],
+def plot_versus(ax: plt.Axes, models: Sequence[ModelSpec], scores: Mapping[str, Mapping[str, Accuracy]],
                 regions: Sequence[str] = (ALL, IN_DISTRIBUTION, OOD), metric: str = "joint", xlabel: str = "",
                 title: str = "", xscale: float = 1.0) -> None:
     """Accuracy (one metric) of each region against the swept value (Fig. 4g, Fig. 11b, Fig. 12 c-f).
@@ -112,7 +112,7 @@ def pick_region_centres(labels: np.ndarray, holdout: HoldOut, n: int, per_part: 
 
 
 
-def plot_region_samples(models: Sequence[Model], evaluations: Mapping[str, Evaluation], per_part: int = 3,
+def plot_region_samples(models: Sequence[ModelSpec], evaluations: Mapping[str, Evaluation], per_part: int = 3,
                         seed: int = 0, size: float = 1.3) -> plt.Figure:
     """Fig. 10 c, f: generated samples in the test regions, one row per model, the same centres in every
     row (drawn from each held-out part of the first model's hold-out), plus the ground truth on top.
