@@ -126,7 +126,6 @@ def generate_at(model: ModelSpec, mu_x: float, mu_y: float, name: str = MODEL_NA
     return image, estimate_centres(image, cfg.data.periodic, family=cfg.data.family)
 
 
-
 def browser_figure(model: ModelSpec, mu_x: float, mu_y: float, image: np.ndarray, centre: np.ndarray) -> plt.Figure:
     """Left: the model's training centres and hold-out with the chosen point (black star); middle: the
     generated image and its estimated centre (red +); right: the formula's image at (mu_x, mu_y)
@@ -148,7 +147,6 @@ def browser_figure(model: ModelSpec, mu_x: float, mu_y: float, image: np.ndarray
         ax.set_yticks([])
     fig.tight_layout()
     return fig
-
 
 
 def composition_browser(models: Sequence[ModelSpec], name: str = MODEL_NAME, seed: int = 0):

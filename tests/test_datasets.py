@@ -162,7 +162,6 @@ def test_one_grid_helper_in_two_explicit_row_orders():
     assert np.array_equal(grid_centres(DatasetConfig(n=8, d=1.0)), integer_grid(8))
 
 
-
 def test_the_nearest_centre_lookup_finds_grid_labels_exactly_and_wraps_on_a_torus():
     centres = grid_centres(DatasetConfig(n=8, d=0.5))
     index, dist = nearest_indices(centres[[5, 70]], centres, return_distance=True)

@@ -96,7 +96,6 @@ def test_loss_is_the_mse_of_the_noise_prediction():
     assert 0.7 < float(loss(zero, schedule, x0, torch.zeros(4, 2), torch.Generator().manual_seed(0))) < 1.3
 
 
-
 def test_loss_draws_t_then_the_noise_unless_the_caller_fixes_them():
     schedule = linear_schedule(100)
     x0 = torch.rand(3, 1, 8, 8) * 2 - 1

@@ -37,9 +37,7 @@ def plot_layouts(models: Sequence[ModelSpec], display_d: float | None = None, nc
     return fig
 
 
-
 _METRIC_STYLE = {"x": ("tab:blue", "x"), "y": ("tab:orange", "y"), "joint": ("tab:green", "x and y")}
-
 
 
 def plot_region_bars(models: Sequence[ModelSpec], scores: Mapping[str, Mapping[str, Accuracy]],
@@ -62,7 +60,6 @@ def plot_region_bars(models: Sequence[ModelSpec], scores: Mapping[str, Mapping[s
     return fig
 
 
-
 def plot_accuracy_bars(ax: plt.Axes, models: Sequence[ModelSpec], scores: Mapping[str, Mapping[str, Accuracy]],
                        regions: Sequence[str] = (ALL, IN_DISTRIBUTION, OOD), metric: str = "joint") -> None:
     """Fig. 10 b, e: grouped bars of one accuracy (default joint) per region (overall, ID, OOD), one group per model."""
@@ -77,7 +74,6 @@ def plot_accuracy_bars(ax: plt.Axes, models: Sequence[ModelSpec], scores: Mappin
     ax.set_ylabel(f"{metric} accuracy (%)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7)
-
 
 
 def plot_versus(ax: plt.Axes, models: Sequence[ModelSpec], scores: Mapping[str, Mapping[str, Accuracy]],
@@ -99,7 +95,6 @@ def plot_versus(ax: plt.Axes, models: Sequence[ModelSpec], scores: Mapping[str, 
     ax.legend(fontsize=7)
 
 
-
 def pick_region_centres(labels: np.ndarray, holdout: HoldOut, n: int, per_part: int = 3, seed: int = 0) -> np.ndarray:
     """Indices of ``per_part`` evaluation centres drawn (seeded) from each held-out part, part by part."""
     codes = holdout.codes(labels, n)
@@ -109,7 +104,6 @@ def pick_region_centres(labels: np.ndarray, holdout: HoldOut, n: int, per_part: 
         idx = np.flatnonzero(codes == code)
         picked += sorted(rng.choice(idx, size=min(per_part, len(idx)), replace=False).tolist())
     return np.asarray(picked, dtype=int)
-
 
 
 def plot_region_samples(models: Sequence[ModelSpec], evaluations: Mapping[str, Evaluation], per_part: int = 3,

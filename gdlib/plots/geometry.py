@@ -77,9 +77,7 @@ def plot_embedding_3d(embedding: np.ndarray, labels: np.ndarray, ax, color_by: s
 COLORS = {"3d": "tab:blue", "model": "tab:green", "clifford": "tab:orange"}
 
 
-
 TITLES = {"3d": "3D torus", "model": "model", "clifford": "Clifford torus"}
-
 
 
 def plot_torus_tests(

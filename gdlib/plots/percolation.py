@@ -45,7 +45,6 @@ def plot_threshold_grid(result: PercolationResult, ncols: int = 3) -> plt.Figure
     return fig
 
 
-
 def plot_vs_lambda(ax: plt.Axes, table: SweepTable, field_name: str, linestyle: str = "-", marker: str = "o",
                    label_suffix: str = "", colours: Mapping[float, object] | None = None) -> None:
     """One curve per sigma of ``table.values[field_name]`` versus lambda (Fig. 6e, Fig. 14c)."""
@@ -55,7 +54,6 @@ def plot_vs_lambda(ax: plt.Axes, table: SweepTable, field_name: str, linestyle: 
         ax.plot(lambdas, table.values[field_name][i], linestyle=linestyle, marker=marker, markersize=4,
                 color=colour or f"C{i}", label=fr"$\sigma$ = {sigma:g}{label_suffix}")
     ax.set_xlabel(r"fraction of data $\lambda$")
-
 
 
 def plot_accuracy(table: SweepTable) -> plt.Figure:
@@ -71,7 +69,6 @@ def plot_accuracy(table: SweepTable) -> plt.Figure:
     return fig
 
 
-
 def plot_losses(table: SweepTable) -> plt.Figure:
     """Fig. 14c: final training (solid) and validation (dashed) loss versus lambda per sigma."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
@@ -85,7 +82,6 @@ def plot_losses(table: SweepTable) -> plt.Figure:
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
-
 
 
 def plot_representation(ax: plt.Axes, labels: np.ndarray, activations: np.ndarray, seen: np.ndarray | None = None,
@@ -117,7 +113,6 @@ def plot_representation(ax: plt.Axes, labels: np.ndarray, activations: np.ndarra
     return pr
 
 
-
 def plot_representation_grid(configs: Mapping[tuple[float, float], TrainConfig], name: str,
                              sigmas: Sequence[float], lambdas: Sequence[float],
                              layer: str = "layer4") -> tuple[plt.Figure, dict[tuple[float, float], float]]:
@@ -135,7 +130,6 @@ def plot_representation_grid(configs: Mapping[tuple[float, float], TrainConfig],
                 fr"$\sigma$ {sigma:g}, $\lambda$ {lam:g}: acc {100 * ev.accuracy:.0f}%")
     fig.tight_layout()
     return fig, prs
-
 
 
 def plot_bump_pair(truth: np.ndarray, generated: np.ndarray, truth_width: BumpWidth,

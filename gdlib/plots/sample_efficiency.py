@@ -15,7 +15,6 @@ from gdlib.experiments.sample_efficiency import DATASETS, LABELS, THRESHOLD, Pow
 COLOURS = {"baseline": "tab:blue", "augmented": "tab:orange"}  # Fig. 5c
 
 
-
 def plot_accuracy_vs_percent(ax: plt.Axes, results: pd.DataFrame, dataset: str, column: str = "acc_all_strict",
                              threshold: float = THRESHOLD) -> None:
     """Fig. 5 a-b: accuracy against the percentage of bumps kept, one curve per N (mean +- std over
@@ -36,7 +35,6 @@ def plot_accuracy_vs_percent(ax: plt.Axes, results: pd.DataFrame, dataset: str, 
     ax.set_ylabel("accuracy (%)")
     ax.set_title(LABELS[dataset], fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
-
 
 
 def plot_data_needed(ax: plt.Axes, cross: pd.DataFrame, fits: Mapping[str, PowerLawFit],
