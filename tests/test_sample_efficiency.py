@@ -160,3 +160,21 @@ def test_data_config_rejects_bad_values():
     with pytest.raises(ValueError, match="percent"):
         data_config(8, "baseline", 0.0)
     assert data_config(8, "baseline", 10.0).keep_fraction == pytest.approx(0.1)
+
+
+def test_fig5ab_draws_one_curve_per_size_with_the_spread_over_seeds():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gdlib.plots.sample_efficiency import plot_accuracy_vs_percent
+
+    rows = [{"dataset": "baseline", "N": n, "seed": seed, "percent": p, "acc_all_strict": min(1.0, p / 50 + 0.1 * seed)}
+            for n in (8, 12) for seed in (0, 1) for p in (0.3, 3.0, 100.0)]
+    fig, ax = plt.subplots()
+    plot_accuracy_vs_percent(ax, pd.DataFrame(rows), "baseline")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["N = 8", "N = 12"]
+    curve = next(line for line in ax.lines if len(line.get_xdata()) == 3)
+    assert curve.get_ydata().tolist() == pytest.approx([100 * (0.3 / 50 + 0.05), 100 * (3 / 50 + 0.05), 100.0])
+    plt.close(fig)

@@ -232,15 +232,6 @@ def null_world(planned: pd.DataFrame, kind: str, column: str = "acc_all_strict",
 NULL_WORLDS = ("stripes do nothing", "stripes hurt")
 
 
-def seed_summary(results: pd.DataFrame, column: str = "acc_all_strict") -> pd.DataFrame:
-    """Mean and standard deviation over seeds of ``column`` per (data set, N, percent), with the mean size."""
-    g = results.groupby(["dataset", "N", "percent"], sort=True)
-    out = g.agg(mean=(column, "mean"), std=(column, "std"), seeds=(column, "count"),
-                images=("images", "mean"), bumps=("bumps", "mean"))
-    out["std"] = out["std"].fillna(0.0)
-    return out.reset_index()
-
-
 def example_samples(points: Sequence[SweepPoint], name: str, n: int, count: int = 4,
                     seed: int | None = None) -> tuple[np.ndarray, list[str]]:
     """Generated images at ``count`` centres, half in the held-out centre square and half outside, from
@@ -357,7 +348,7 @@ def full_data_gates(results: pd.DataFrame, column: str = "acc_id_strict", thresh
 __all__ = [
     "DATASETS", "THRESHOLD", "PAPER_SLOPES", "data_config", "SweepPoint", "sweep_points", "reference_steps",
     "training_counts", "example_samples",
-    "planned_table", "centre_square_share", "point_accuracy", "results_table", "seed_summary", "crossings",
+    "planned_table", "centre_square_share", "point_accuracy", "results_table", "crossings",
     "PowerLawFit", "fit_power_law", "fit_slopes", "bumps_needed",
     "full_data_gates", "null_world", "NULL_WORLDS", "scores_of",
 ]

@@ -9,24 +9,23 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 
-from gdlib.experiments.sample_efficiency import DATASETS, LABELS, THRESHOLD, PowerLawFit, seed_summary
+from gdlib.experiments.sample_efficiency import DATASETS, LABELS, THRESHOLD, PowerLawFit
 
 COLOURS = {"baseline": "tab:blue", "augmented": "tab:orange"}  # Fig. 5c
 
 
 def plot_accuracy_vs_percent(ax: plt.Axes, results: pd.DataFrame, dataset: str, column: str = "acc_all_strict",
                              threshold: float = THRESHOLD) -> None:
-    """Fig. 5 a-b: accuracy against the percentage of bumps kept, one curve per N (mean +- std over
-    seeds), with the 0, 60 and 100% reference lines (red dashed)."""
-    summary = seed_summary(results[results["dataset"] == dataset], column)
-    sizes = sorted(summary["N"].unique())
-    cmap = plt.get_cmap("viridis")
-    for j, n in enumerate(sizes):
-        g = summary[summary["N"] == n]
-        colour = cmap(j / max(1, len(sizes) - 1) * 0.85)
-        ax.errorbar(g["percent"], 100 * g["mean"], yerr=100 * g["std"], marker="o", ms=4, capsize=2,
-                    color=colour, label=f"N = {n}")
+    """Fig. 5 a-b: accuracy against the percentage of bumps kept, one curve per N (seaborn: the mean over seeds,
+    error bars one standard deviation), with the 0, 60 and 100% reference lines (red dashed)."""
+    mine = results[results["dataset"] == dataset]
+    data = mine.assign(accuracy=100 * mine[column], curve=mine["N"].map("N = {}".format))
+    sizes = sorted(mine["N"].unique())
+    palette = {f"N = {n}": plt.get_cmap("viridis")(j / max(1, len(sizes) - 1) * 0.85) for j, n in enumerate(sizes)}
+    sns.lineplot(data=data, x="percent", y="accuracy", hue="curve", hue_order=list(palette), palette=palette,
+                 marker="o", markersize=4, errorbar="sd", err_style="bars", err_kws={"capsize": 2}, ax=ax)
     for level in (0.0, threshold, 1.0):
         ax.axhline(100 * level, color="red", linestyle="--", linewidth=0.8)
     ax.set_xscale("log")
