@@ -14,6 +14,7 @@ import pytest
 from gdlib.accuracy import ALL, OOD, Accuracy, classify_shape, estimate_centres, region_accuracy
 from gdlib.datasets import centred_in_holdout, composition_sets, training_labels
 from gdlib.experiments import composition as comp
+from gdlib.experiments import composition_claims as cc
 from gdlib.images import render
 from gdlib.plots import composition as comp_plots
 from gdlib.regions import IN_DISTRIBUTION, Cross, Lesion, Square, evaluation_grid
@@ -105,12 +106,12 @@ def test_c6a_and_c6b_separate_a_composing_copier_from_an_interpolating_oracle():
     cross, labels, images = synthetic_cross_samples(n)
     composes = region_accuracy(labels, estimate_centres(images), n, cross)
     interpolates = region_accuracy(labels, labels, n, cross)  # every sample exact
-    as_subject = lambda s: comp.Subject({"2D": s}, {"2D": s})  # noqa: E731
-    assert comp.no_interpolation(as_subject(composes), "2D", 0.3).passes
-    assert not comp.no_interpolation(as_subject(interpolates), "2D", 0.3).passes
-    assert comp.keeps_other_coordinate(as_subject(composes), "2D", 0.6).passes
-    assert comp.beats_floor(comp.Subject({"m": interpolates}, {"m": composes}), "m", "intersection", 0.6, 0.2).passes
-    assert not comp.beats_floor(comp.Subject({"m": composes}, {"m": composes}), "m", "vertical", 0.0, 0.2).passes
+    as_subject = lambda s: cc.Subject({"2D": s}, {"2D": s})  # noqa: E731
+    assert cc.no_interpolation(as_subject(composes), "2D", 0.3).passes
+    assert not cc.no_interpolation(as_subject(interpolates), "2D", 0.3).passes
+    assert cc.keeps_other_coordinate(as_subject(composes), "2D", 0.6).passes
+    assert cc.beats_floor(cc.Subject({"m": interpolates}, {"m": composes}), "m", "intersection", 0.6, 0.2).passes
+    assert not cc.beats_floor(cc.Subject({"m": composes}, {"m": composes}), "m", "vertical", 0.0, 0.2).passes
 
 
 def test_either_is_the_fraction_with_at_least_one_coordinate_right():
@@ -122,22 +123,22 @@ def test_gate_uses_joint_or_either_coordinate():
     scores = {IN_DISTRIBUTION: Accuracy(joint=0.1, x=0.5, y=0.4, count=10)}
     joint = comp.ModelSpec("a", "sos", "a", base, Cross())
     either = comp.ModelSpec("b", "sos", "b", base, Cross(), learnt_metric="either")
-    assert not comp.gate(joint, scores).passed and comp.gate(joint, scores).value == 0.1
-    assert comp.gate(either, scores).passed and comp.gate(either, scores).value == pytest.approx(0.8)
+    assert not cc.gate(joint, scores).passed and cc.gate(joint, scores).value == 0.1
+    assert cc.gate(either, scores).passed and cc.gate(either, scores).value == pytest.approx(0.8)
 
 
 def test_interpolation_falls_needs_a_share_of_the_gap_closed_at_the_narrowest_lesion_that_shrinks_with_width():
     def subject(model_ood, floor_ood):
         acc = lambda v: {OOD: Accuracy(v, v, 1.0, 10)}  # noqa: E731
-        return comp.Subject({k: acc(v) for k, v in model_ood.items()}, {k: acc(v) for k, v in floor_ood.items()},
+        return cc.Subject({k: acc(v) for k, v in model_ood.items()}, {k: acc(v) for k, v in floor_ood.items()},
                             {k: acc(1.0) for k in model_ood})
 
     keys, widths = ["narrow", "wide"], [1.0, 6.0]
-    assert comp.interpolation_falls(subject({"narrow": 0.8, "wide": 0.35}, {"narrow": 0.0, "wide": 0.3}), keys,
+    assert cc.interpolation_falls(subject({"narrow": 0.8, "wide": 0.35}, {"narrow": 0.0, "wide": 0.3}), keys,
                                     widths, 0.2, 0.2).passes
-    assert not comp.interpolation_falls(subject({"narrow": 0.1, "wide": 0.0}, {"narrow": 0.0, "wide": 0.3}), keys,
+    assert not cc.interpolation_falls(subject({"narrow": 0.1, "wide": 0.0}, {"narrow": 0.0, "wide": 0.3}), keys,
                                         widths, 0.2, 0.2).passes  # no gain even across the narrow lesion
-    assert not comp.interpolation_falls(subject({"narrow": 1.0, "wide": 1.0}, {"narrow": 0.0, "wide": 0.3}), keys,
+    assert not cc.interpolation_falls(subject({"narrow": 1.0, "wide": 1.0}, {"narrow": 0.0, "wide": 0.3}), keys,
                                         widths, 0.2, 0.2).passes  # the oracle closes the whole gap at every width
 
 
@@ -217,7 +218,7 @@ def test_tables_and_figures_are_built_from_scores():
     scores = {m.key: comp.score_evaluation(m, evs[m.key]) for m in models}
     rows = comp.results_table(models, scores)
     assert len(rows) == 3 * 6 + 1 * 6 + 2 * 6 + 2 * 4 + 8 * 4
-    text = text_table(comp.learnt_table(models[:2], scores), comp.PERCENT_COLUMNS)
+    text = text_table(cc.learnt_table(models[:2], scores), comp.PERCENT_COLUMNS)
     assert "ID joint" in text and "100%" in text
     figs = [comp_plots.plot_region_bars(models[:3], scores),
             comp_plots.plot_region_samples(models[:4], evs, per_part=2)]

@@ -40,6 +40,7 @@ from gdlib.datasets import (
     training_labels,
 )
 from gdlib.experiments import composition as comp
+from gdlib.experiments import composition_claims as cc
 from gdlib.experiments import percolation as pe
 from gdlib.experiments import sample_efficiency as se
 from gdlib.images import render
@@ -267,15 +268,15 @@ def composer_scores(model: comp.ModelSpec, shift: float = 3.0) -> dict:
 def region_verdicts(criterion, keys, scores, controls, kinds, models) -> tuple[bool | None, dict]:
     """The verdict with ``scores`` as the model, and with each control kind in the model's place (its own gates)."""
     def decide(s):
-        gates = {k: comp.gate(models[k], s[k], LEARNT) for k in keys}
-        return verdict(comp.evidence(criterion, keys, s, controls, gates, kinds), PROFILE)[0]
+        gates = {k: cc.gate(models[k], s[k], LEARNT) for k in keys}
+        return verdict(cc.evidence(criterion, keys, s, controls, gates, kinds), PROFILE)[0]
 
     return decide(scores), {kind: decide(controls[kind]) for kind in kinds}
 
 
-def subject(scores, controls) -> comp.Subject:
+def subject(scores, controls) -> cc.Subject:
     """``scores`` read against notebook 05's floor (the copier) and ceiling (the oracle)."""
-    return comp.subjects(scores, controls, [])[0]
+    return cc.subjects(scores, controls, [])[0]
 
 
 def test_copier_floor_is_the_two_band_edge_columns_out_of_seven(controls):
@@ -289,7 +290,7 @@ def test_copier_floor_is_the_two_band_edge_columns_out_of_seven(controls):
 
 
 def test_oracle_fails_c6a_while_a_generator_that_composes_without_interpolating_passes(models, controls):
-    criterion = lambda s: comp.no_interpolation(s, "2D", C6A_MAX)
+    criterion = lambda s: cc.no_interpolation(s, "2D", C6A_MAX)
     assert fails(criterion(subject(controls[ORACLE], controls)))
     composer = {"2D": composer_scores(models["2D"])}
     assert criterion(subject(composer, controls)).passes
@@ -298,7 +299,7 @@ def test_oracle_fails_c6a_while_a_generator_that_composes_without_interpolating_
 
 
 def test_copier_passes_c6b_so_c6b_cannot_hold_while_blank_fails_and_a_composer_passes(models, controls):
-    criterion = lambda s: comp.keeps_other_coordinate(s, "2D", C6B_MIN)
+    criterion = lambda s: cc.keeps_other_coordinate(s, "2D", C6B_MIN)
     assert fails(criterion(subject(controls[BLANK], controls)))
     # documented in notebook 05: in the vertical part every y value lies in the training set next to an x at the
     # band's edge, so copying the nearest training image gets y right as often as composing does
@@ -308,14 +309,14 @@ def test_copier_passes_c6b_so_c6b_cannot_hold_while_blank_fails_and_a_composer_p
     assert criterion(subject(composer, controls)).passes
     positive, with_controls = region_verdicts(criterion, ["2D"], composer, controls, [BLANK, COPY], models)
     assert positive is False and with_controls == {BLANK: None, COPY: False}
-    reason = verdict(comp.evidence(criterion, ["2D"], composer, controls,
-                                   {"2D": comp.gate(models["2D"], composer["2D"], LEARNT)}, [BLANK, COPY]), PROFILE)[1]
+    reason = verdict(cc.evidence(criterion, ["2D"], composer, controls,
+                                   {"2D": cc.gate(models["2D"], composer["2D"], LEARNT)}, [BLANK, COPY]), PROFILE)[1]
     assert COPY in reason and BLANK not in reason
 
 
 def test_blank_copier_and_oracle_fail_c7_while_stripes_that_compose_and_a_1d_model_that_does_not_pass(models,
                                                                                                        controls):
-    criterion = lambda s: comp.composes_everywhere(s, "2D+1D", "1D", C7_MIN, C7_MARGIN, C7_1D_MAX)
+    criterion = lambda s: cc.composes_everywhere(s, "2D+1D", "1D", C7_MIN, C7_MARGIN, C7_1D_MAX)
     kinds = [BLANK, COPY, ORACLE]
     for kind in kinds:
         assert fails(criterion(subject(controls[kind], controls))), kind
@@ -328,7 +329,7 @@ def test_blank_copier_and_oracle_fail_c7_while_stripes_that_compose_and_a_1d_mod
 
 
 def test_blank_copier_and_oracle_fail_c7b_while_a_rim_model_that_composes_passes(models, controls):
-    criterion = lambda s: comp.rim_composes(s, "1D + rim", "1D", C7B_MIN, C7B_MARGIN, C7B_GAIN)
+    criterion = lambda s: cc.rim_composes(s, "1D + rim", "1D", C7B_MIN, C7B_MARGIN, C7B_GAIN)
     kinds = [BLANK, COPY, ORACLE]
     for kind in kinds:
         assert fails(criterion(subject(controls[kind], controls))), kind
@@ -342,7 +343,7 @@ def test_blank_and_copier_fail_c8_while_bumps_drawn_everywhere_with_all_or_20_pe
                                                                                             bump_keys):
     full, small = "bump+stripes 100%", "bump+stripes 20%"
     assert set(bump_keys) == {full, small}
-    criterion = lambda s: comp.keeps_with_fewer(s, full, small, C8_MIN, C8_MARGIN, C8_TOLERANCE)
+    criterion = lambda s: cc.keeps_with_fewer(s, full, small, C8_MIN, C8_MARGIN, C8_TOLERANCE)
     for kind in (BLANK, COPY):
         assert fails(criterion(subject(controls[kind], controls))), kind
     positive = {k: controls[ORACLE][k] for k in (full, small)}  # scored "strict bumps" like the models
@@ -353,7 +354,7 @@ def test_blank_and_copier_fail_c8_while_bumps_drawn_everywhere_with_all_or_20_pe
 
 def test_blank_copier_and_oracle_fail_c9_while_interpolation_across_the_narrow_lesion_only_passes(models, controls):
     keys, widths = ["lesion w=1", "lesion w=6"], [1.0, 6.0]
-    criterion = lambda s: comp.interpolation_falls(s, keys, widths, C9_MARGIN, C9_DROP)
+    criterion = lambda s: cc.interpolation_falls(s, keys, widths, C9_MARGIN, C9_DROP)
     kinds = [BLANK, COPY, ORACLE]
     # the oracle interpolates perfectly at every width; its raw gain over copying still falls by 2/7 (the copier's
     # floor rises with the width), which the criterion must not read as a fall
@@ -368,7 +369,7 @@ def test_blank_copier_and_oracle_fail_c9_while_interpolation_across_the_narrow_l
 
 def test_blank_copier_and_oracle_fail_c9b_while_composing_into_the_interior_cut_only_passes(models, controls):
     interior, exterior = "bump interior W=6", "bump exterior W=6"
-    criterion = lambda s: comp.interior_beats_exterior(s, interior, exterior, C9B_MARGIN, C9B_GAP)
+    criterion = lambda s: cc.interior_beats_exterior(s, interior, exterior, C9B_MARGIN, C9B_GAP)
     kinds = [BLANK, COPY, ORACLE]
     for kind in kinds:
         assert fails(criterion(subject(controls[kind], controls))), kind
@@ -380,7 +381,7 @@ def test_blank_copier_and_oracle_fail_c9b_while_composing_into_the_interior_cut_
 
 def test_blank_and_copier_fail_c9c_while_sos_composed_into_every_cut_passes(models, controls):
     keys = ["sos interior W=6", "sos exterior W=6"]
-    criterion = lambda s: comp.composes_in_every_cut(s, keys, C9C_MIN, C9C_MARGIN)
+    criterion = lambda s: cc.composes_in_every_cut(s, keys, C9C_MIN, C9C_MARGIN)
     for kind in (BLANK, COPY):
         assert fails(criterion(subject(controls[kind], controls))), kind
     positive = {k: controls[ORACLE][k] for k in keys}
