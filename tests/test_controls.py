@@ -43,6 +43,7 @@ from gdlib.experiments import composition as comp
 from gdlib.experiments import composition_claims as cc
 from gdlib.experiments import percolation as pe
 from gdlib.experiments import sample_efficiency as se
+from gdlib.experiments import sample_efficiency_claims as sc
 from gdlib.images import render
 from gdlib.percolation import simulate
 from gdlib.regions import CentreSquare, Cross, Lesion, Square, evaluation_grid, integer_grid
@@ -411,17 +412,17 @@ def synthetic_sweep(planned: pd.DataFrame) -> pd.DataFrame:
 
 def test_blank_copier_and_null_worlds_fail_c10_while_bumps_needed_growing_like_n2_and_n_pass(sweep):
     points, planned = sweep
-    criterion = lambda r: se.bumps_needed(r, C10_COLUMN, C10_THRESHOLD, C10_MIN_GAP, C10_TOLERANCE)
+    criterion = lambda r: sc.bumps_needed(r, C10_COLUMN, C10_THRESHOLD, C10_MIN_GAP, C10_TOLERANCE)
     ctrl = {kind: se.results_table(points, None, planned, control=kind) for kind in (BLANK, COPY)}
-    ctrl.update({f"null world: {kind}": se.null_world(planned, kind, C10_COLUMN) for kind in se.NULL_WORLDS})
+    ctrl.update({f"null world: {kind}": sc.null_world(planned, kind, C10_COLUMN) for kind in sc.NULL_WORLDS})
     for name, table in ctrl.items():
         assert fails(criterion(table)), (name, criterion(table).measured)
     positive = synthetic_sweep(planned)
-    fits = se.fit_slopes(se.crossings(positive, "bumps", C10_COLUMN, C10_THRESHOLD))
+    fits = sc.fit_slopes(sc.crossings(positive, "bumps", C10_COLUMN, C10_THRESHOLD))
     assert fits["baseline"].slope == pytest.approx(2.0, abs=1e-6)
     assert fits["augmented"].slope == pytest.approx(1.0, abs=1e-6)
     assert criterion(positive).passes
-    gates = se.full_data_gates(positive, "acc_id_strict", LEARNT)
+    gates = sc.full_data_gates(positive, "acc_id_strict", LEARNT)
     assert decided(criterion, positive, ctrl, gates) is True
     for name, table in ctrl.items():
         assert decided(criterion, table, {k: v for k, v in ctrl.items() if k != name}, gates) is False, name

@@ -12,16 +12,13 @@ import pytest
 from gdlib.crossing import threshold_crossing
 from gdlib.datasets import make_dataset, training_labels
 from gdlib.experiments.sample_efficiency import (
-    bumps_needed,
     centre_square_share,
-    crossings,
     data_config,
-    fit_power_law,
-    fit_slopes,
     planned_table,
     sweep_points,
     training_counts,
 )
+from gdlib.experiments.sample_efficiency_claims import bumps_needed, crossings, fit_power_law, fit_slopes
 from gdlib.regions import CentreSquare, evaluation_grid
 from gdlib.training import TrainConfig
 

@@ -1,17 +1,21 @@
 """Figures of the sample-efficiency sweep (notebook 06; Sec. 3.2, Fig. 5): accuracy against the percentage of
-bumps kept (Fig. 5 a-b) and the data needed for 60% accuracy against N on log-log axes (Fig. 5c)."""
+bumps kept (Fig. 5 a-b), the data needed for 60% accuracy against N on log-log axes (Fig. 5c), and the samples
+shown beside them."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from gdlib.experiments.sample_efficiency import DATASETS, LABELS, THRESHOLD, PowerLawFit
+from gdlib.experiments.sample_efficiency import DATASETS, LABELS, THRESHOLD, SweepPoint
+from gdlib.experiments.sample_efficiency_claims import PowerLawFit
+from gdlib.regions import region_codes
+from gdlib.training import evaluate
 
 COLOURS = {"baseline": "tab:blue", "augmented": "tab:orange"}  # Fig. 5c
 
@@ -87,3 +91,29 @@ def plot_data_needed(ax: plt.Axes, cross: pd.DataFrame, fits: Mapping[str, Power
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7)
 
+
+def example_samples(points: Sequence[SweepPoint], name: str, n: int, count: int = 4,
+                    seed: int | None = None) -> tuple[np.ndarray, list[str]]:
+    """Generated images at ``count`` centres, half in the held-out centre square and half outside, from
+    the smallest and the largest percentage of each data set at size ``n`` (first seed by default):
+    the rows of a sample figure, with titles "<data set> <percent>%: (x, y) ID|OOD"."""
+    chosen = [p for p in points if p.n == n and p.seed == (seed if seed is not None else points[0].seed)]
+    images, titles = [], []
+    for dataset in DATASETS:
+        mine = sorted((p for p in chosen if p.dataset == dataset), key=lambda p: p.percent)
+        for p in {id(q): q for q in (mine[:1] + mine[-1:])}.values():
+            try:
+                ev = evaluate(p.config, name, "final", layers=())
+            except FileNotFoundError:
+                continue
+            codes = region_codes(ev.labels, p.config.data.holdout, n)
+            rng = np.random.default_rng(0)
+            pick = []
+            for code, k in ((1, count // 2), (0, count - count // 2)):
+                pool = np.flatnonzero(codes == code)
+                pick += list(rng.choice(pool, size=min(k, len(pool)), replace=False))
+            for i in pick:
+                x, y = ev.labels[i]
+                images.append(ev.images[i])
+                titles.append(f"{dataset} {p.percent:g}%: ({x:g}, {y:g}) {'OOD' if codes[i] else 'ID'}")
+    return np.array(images), titles
