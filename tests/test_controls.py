@@ -42,6 +42,7 @@ from gdlib.datasets import (
 from gdlib.experiments import composition as comp
 from gdlib.experiments import composition_claims as cc
 from gdlib.experiments import percolation as pe
+from gdlib.experiments import percolation_claims as pc
 from gdlib.experiments import sample_efficiency as se
 from gdlib.experiments import sample_efficiency_claims as sc
 from gdlib.images import render
@@ -68,8 +69,8 @@ C9B_MARGIN, C9B_GAP = 0.2, 0.1
 C9C_MIN, C9C_MARGIN = 0.5, 0.2
 C10_COLUMN, C10_THRESHOLD, C10_MIN_GAP, C10_TOLERANCE = "acc_all_strict", 0.6, 0.7, 0.5  # 06
 PERCOLATED = 0.5  # 07
-EXPECTED = [pe.Expectation(0.005, 0.3, 0.1, 0.3), pe.Expectation(0.005, 0.5, 0.0, 0.1),
-            pe.Expectation(0.005, 0.1, math.inf, math.inf)]
+EXPECTED = [pc.Expectation(0.005, 0.3, 0.1, 0.3), pc.Expectation(0.005, 0.5, 0.0, 0.1),
+            pc.Expectation(0.005, 0.1, math.inf, math.inf)]
 SIM_LAMBDAS = [round(0.05 * k, 2) for k in range(1, 21)]
 C12_LEVEL, SMALL_SIGMA, LATE_LAMBDA, TRAIN_GATE = 0.5, 0.1, 0.8, 0.6
 MIN_R, MIN_RISE = 0.8, 0.05
@@ -436,8 +437,8 @@ def simulation():
 
 
 def test_null_simulations_fail_c11_while_the_real_32x32_simulation_reproduces_fig_6c(simulation):
-    criterion = lambda r: pe.simulation_reproduces(r, EXPECTED, PERCOLATED)
-    nulls = {k: pe.null_simulation(simulation, k, 32) for k in pe.NULL_SIMULATIONS}
+    criterion = lambda r: pc.simulation_reproduces(r, EXPECTED, PERCOLATED)
+    nulls = {k: pc.null_simulation(simulation, k, 32) for k in pc.NULL_SIMULATIONS}
     for name, null in nulls.items():
         assert fails(criterion(null)), name
     outcome = criterion(simulation)
@@ -465,7 +466,7 @@ def learning_table() -> pe.SweepTable:
 
 
 def test_copier_and_blank_fail_c12_while_unseen_accuracy_learnt_earlier_for_wider_bumps_passes(lattice_configs):
-    criterion = lambda t: pe.learns_unseen(t, C12_LEVEL, SMALL_SIGMA, LATE_LAMBDA)
+    criterion = lambda t: pc.learns_unseen(t, C12_LEVEL, SMALL_SIGMA, LATE_LAMBDA)
     ctrl = {kind: pe.collect_results(lattice_configs, "unused", 0.005, source=kind) for kind in (COPY, BLANK)}
     for name, table in ctrl.items():
         assert fails(criterion(table)), name
@@ -473,24 +474,24 @@ def test_copier_and_blank_fail_c12_while_unseen_accuracy_learnt_earlier_for_wide
     assert np.all(ctrl[COPY].accuracy_seen == 1.0) and np.all(ctrl[COPY].accuracy_unseen == 0.0)
     positive = learning_table()
     assert criterion(positive).passes
-    assert decided(criterion, positive, ctrl, pe.training_gates(positive, TRAIN_GATE)) is True
-    assert decided(criterion, ctrl[COPY], gates=pe.training_gates(ctrl[COPY], TRAIN_GATE)) is False
-    assert decided(criterion, ctrl[BLANK], gates=pe.training_gates(ctrl[BLANK], TRAIN_GATE)) is None
+    assert decided(criterion, positive, ctrl, pc.training_gates(positive, TRAIN_GATE)) is True
+    assert decided(criterion, ctrl[COPY], gates=pc.training_gates(ctrl[COPY], TRAIN_GATE)) is False
+    assert decided(criterion, ctrl[BLANK], gates=pc.training_gates(ctrl[BLANK], TRAIN_GATE)) is None
 
 
 def test_oracle_copier_and_blank_fail_c12b_while_a_generator_drawing_wider_bumps_passes(lattice_configs):
     cfg = lattice_configs[(0.1, 0.8)]
-    ctrl = {kind: pe.width_evidence(cfg, "unused", ev=control_evaluation(kind, cfg)) for kind in (ORACLE, COPY, BLANK)}
+    ctrl = {kind: pc.width_evidence(cfg, "unused", ev=control_evaluation(kind, cfg)) for kind in (ORACLE, COPY, BLANK)}
     for name, w in ctrl.items():
-        assert fails(pe.wider_than_truth(w)), name
+        assert fails(pc.wider_than_truth(w)), name
     labels = evaluation_grid(cfg.data.n)
     wide = render("bump", labels[:, 0], labels[:, 1], cfg.data.n, 1.0, 1.0)  # sigma 1 where the truth is 0.1
-    positive = pe.width_evidence(cfg, "unused", ev=scored(cfg, "wide", wide, labels, {}))
+    positive = pc.width_evidence(cfg, "unused", ev=scored(cfg, "wide", wide, labels, {}))
     assert positive.truth.half_max_pixels == 1 and positive.median_half_max > 1
-    assert pe.wider_than_truth(positive).passes
-    assert decided(pe.wider_than_truth, positive, ctrl) is True
+    assert pc.wider_than_truth(positive).passes
+    assert decided(pc.wider_than_truth, positive, ctrl) is True
     for name, w in ctrl.items():
-        assert decided(pe.wider_than_truth, w, {k: v for k, v in ctrl.items() if k != name}) is False
+        assert decided(pc.wider_than_truth, w, {k: v for k, v in ctrl.items() if k != name}) is False
 
 
 def rising_losses_table(lattice_configs) -> pe.SweepTable:
@@ -503,10 +504,10 @@ def rising_losses_table(lattice_configs) -> pe.SweepTable:
 
 
 def test_untrained_network_and_flat_losses_fail_c12c_while_losses_rising_with_the_data_pass(lattice_configs):
-    criterion = lambda t: pe.losses_rise(t, MIN_R, MIN_RISE)
+    criterion = lambda t: pc.losses_rise(t, MIN_R, MIN_RISE)
     positive = rising_losses_table(lattice_configs)
     untrained = pe.collect_results(lattice_configs, "unused", 0.005, 10, 0, source="untrained")
-    ctrl = {"untrained network": untrained, "null world: losses independent of lambda": pe.flat_losses(positive)}
+    ctrl = {"untrained network": untrained, "null world: losses independent of lambda": pc.flat_losses(positive)}
     for name, table in ctrl.items():
         assert fails(criterion(table)), (name, criterion(table).measured)
     assert np.all(np.isfinite(untrained.train_loss)) and np.all(np.isfinite(untrained.val_loss))

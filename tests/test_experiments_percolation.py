@@ -12,25 +12,26 @@ import numpy as np
 import pytest
 import torch
 
+from gdlib.accuracy import bump_width
 from gdlib.crossing import threshold_crossing
 from gdlib.datasets import training_labels
 from gdlib.experiments.percolation import (
     PAPER_LAMBDAS,
-    Expectation,
     SweepTable,
     batch_counts,
-    bump_width,
-    diffusion_loss,
     lattice_data,
+    seen_mask,
+    sweep_configs,
+)
+from gdlib.experiments.percolation_claims import (
+    Expectation,
     learns_unseen,
-    loss_timesteps,
     losses_rise,
     percolation_onsets,
-    seen_mask,
     simulation_reproduces,
-    sweep_configs,
     training_gates,
 )
+from gdlib.experiments.percolation_losses import diffusion_loss, loss_timesteps
 from gdlib.images import render
 from gdlib.percolation import PercolationResult
 from gdlib.training import TrainConfig, get_or_train

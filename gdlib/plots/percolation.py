@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gdlib.experiments.percolation import BumpWidth, SweepTable, seen_mask
+from gdlib.accuracy import BumpWidth
+from gdlib.experiments.percolation import SweepTable, seen_mask
 from gdlib.percolation import PercolationResult
 from gdlib.spectrum import participation_ratio, pca_project
 from gdlib.training import TrainConfig, evaluate
