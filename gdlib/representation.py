@@ -34,7 +34,7 @@ import torch
 from gdlib.claims import Gate, Outcome, Part
 from gdlib.spectrum import PCAResult, pca
 from gdlib.tables import pct
-from gdlib.training import TrainConfig, evaluate, finished_runs, sample_and_score, saved_epochs
+from gdlib.training import TrainConfig, evaluate, sample_and_score, saved_epochs
 
 #: C1 (Sec. 3.1: "converging to around 7 dimensions"): the final PR must lie in this range.
 PR_RANGE = (5.0, 10.0)
@@ -57,15 +57,6 @@ class CheckpointRepresentation:
     @property
     def participation_ratio(self) -> float:
         return self.pca.participation_ratio
-
-
-def latest_model(name: str) -> TrainConfig:
-    """The most recently finished run saved under ``outputs/models/<name>/`` (notebook 02's model)."""
-    runs = finished_runs(name)
-    if not runs:
-        raise FileNotFoundError(f"no finished model under outputs/models/{name}/: run notebook 02 first "
-                                f"(./run_all.sh --only 02) with the same profile")
-    return runs[-1]
 
 
 def from_h(epoch: int | str, labels: np.ndarray, h: np.ndarray, accuracy: float = math.nan,
@@ -274,7 +265,7 @@ def torus_results(reps: dict[str, CheckpointRepresentation], n_pairs: int, seed:
     return {k: torus_tests(r.h, r.labels, n_pairs=n_pairs, seed=seed) for k, r in reps.items()}
 
 
-__all__ = ["CheckpointRepresentation", "latest_model", "from_h", "checkpoint_representations",
+__all__ = ["CheckpointRepresentation", "from_h", "checkpoint_representations",
            "untrained_representation", "noise_like", "pixel_representation", "accuracy_gate", "pr_trajectory",
            "constant_trajectory", "ring_strength", "best_ring_pairing", "top_four", "top_k_share", "eigengap",
            "torus_topology", "mean_angles", "clifford_like", "hyperfactorized", "torus_results", "PR_RANGE"]
