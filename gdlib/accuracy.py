@@ -78,6 +78,18 @@ STRIPE_LEVEL = 0.25
 STRIPE_GAP = 3
 
 
+def _darkest(images: np.ndarray) -> tuple[np.ndarray, bool, np.ndarray, np.ndarray]:
+    """The darkness (M, N, N) of one image (N, N) or a stack, whether it was one image, and each image's darkest
+    pixel: its flat index (the first in row order on a tie) and its darkness."""
+    a = darkness(images)
+    single = a.ndim == 2
+    if single:
+        a = a[None]
+    flat = a.reshape(len(a), -1)
+    arg = flat.argmax(axis=1)
+    return a, single, arg, flat[np.arange(len(a)), arg]
+
+
 def classify_shape(images: np.ndarray, periodic: bool = False) -> np.ndarray:
     """Shape code of each image (BLANK, BUMP, CROSSING or STRIPE; see the module docstring), int8 (M,).
 
@@ -86,14 +98,8 @@ def classify_shape(images: np.ndarray, periodic: bool = False) -> np.ndarray:
     a stripe (:data:`STRIPE_LEVEL`, :data:`STRIPE_GAP`; distances wrap on periodic data): none is a bump,
     both a crossing, one a single stripe.
     """
-    a = darkness(images)
-    single = a.ndim == 2
-    if single:
-        a = a[None]
+    a, single, arg, peak = _darkest(images)
     m, n_rows, n_cols = a.shape
-    flat = a.reshape(m, -1)
-    arg = flat.argmax(axis=1)
-    peak = flat[np.arange(m), arg]
     row, col = arg // n_cols, arg % n_cols
 
     def away(n: int, at: np.ndarray) -> np.ndarray:  # (M, n): pixels at least STRIPE_GAP from ``at``
@@ -172,14 +178,8 @@ def estimate_centres(images: np.ndarray, periodic: bool = False, return_method: 
     With ``return_method`` also the int array of how each centre was found (DARKEST, NO_BUMP, SEVERAL).
     """
     level = half_max_level(family)
-    a = darkness(images)
-    single = a.ndim == 2
-    if single:
-        a = a[None]
+    a, single, arg, peak = _darkest(images)
     m, n_rows, n_cols = a.shape
-    flat = a.reshape(m, -1)
-    arg = flat.argmax(axis=1)
-    peak = flat[np.arange(m), arg]
     centres = np.stack([arg % n_cols + 1, arg // n_cols + 1], axis=1).astype(np.float64)
     method = np.full(m, DARKEST, dtype=np.int8)
     for i in range(m):
