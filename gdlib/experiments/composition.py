@@ -199,9 +199,6 @@ def control_scores(models: Sequence[ModelSpec], kinds: Sequence[str] = GENERATOR
     return out
 
 
-# claim criteria: thresholds come from the notebook, fixed before the measurement ------------------------
-
-
 # tables ---------------------------------------------------------------------------------------------
 #: The columns of :func:`results_table` and :func:`learnt_table` that hold fractions (shown as percentages).
 PERCENT_COLUMNS = ("joint", "x", "y", "ID joint", "ID x", "ID y", "OOD joint", "OOD joint (App. A.3)")
@@ -226,6 +223,6 @@ def scale(models: Sequence[ModelSpec], samples_note: str = "") -> str:
 
 
 __all__ = [
-    "MODEL_NAME", "CROSS_PARTS", "SQUARE_KINDS", "EXPERIMENTS", "SCORINGS", "ModelSpec", "experiment_models", "select",
-    "by_key", "score_evaluation", "either", "control_scores", "results_table", "PERCENT_COLUMNS", "scale",
+    "MODEL_NAME", "CROSS_PARTS", "SQUARE_KINDS", "EXPERIMENTS", "SCORINGS", "ModelSpec", "experiment_models",
+    "select", "by_key", "score_evaluation", "either", "control_scores", "results_table", "PERCENT_COLUMNS", "scale",
 ]

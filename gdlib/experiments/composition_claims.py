@@ -96,6 +96,7 @@ def evidence(criterion: Callable[[Subject], Outcome], keys: Sequence[str], score
     return judge(criterion, model, ctrl, gates=[gates[k] for k in keys])
 
 
+# claim criteria: thresholds come from the notebook, fixed before the measurement ------------------------
 def no_interpolation(s: Subject, key: str, maximum: float) -> Outcome:
     """C6a: the coordinate held out is wrong: in the vertical part x, in the horizontal part y, and in the
     intersection both, each accuracy below ``maximum``."""

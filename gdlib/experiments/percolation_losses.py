@@ -89,5 +89,4 @@ def final_losses(cfg: TrainConfig, name: str, timesteps: int = 10, seed: int = 0
             diffusion_loss(model, cfg, "heldout", timesteps, seed))
 
 
-
 __all__ = ["loss_timesteps", "diffusion_loss", "final_losses"]

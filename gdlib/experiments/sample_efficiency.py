@@ -202,14 +202,7 @@ def results_table(points: Sequence[SweepPoint], name: str | None, planned: pd.Da
     return pd.concat([table.reset_index(drop=True), pd.DataFrame(accs)], axis=1)
 
 
-# the 60% threshold -------------------------------------------------------------------------------
-
-
-# the log-log slope -------------------------------------------------------------------------------
-
-
 __all__ = [
     "DATASETS", "THRESHOLD", "PAPER_SLOPES", "data_config", "SweepPoint", "sweep_points", "reference_steps",
-    "training_counts",
-    "planned_table", "centre_square_share", "point_accuracy", "results_table", "scores_of",
+    "training_counts", "planned_table", "centre_square_share", "point_accuracy", "results_table", "scores_of",
 ]

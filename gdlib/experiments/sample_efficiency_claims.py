@@ -49,6 +49,7 @@ def null_world(planned: pd.DataFrame, kind: str, column: str = "acc_all_strict",
 NULL_WORLDS = ("stripes do nothing", "stripes hurt")
 
 
+# the 60% threshold -------------------------------------------------------------------------------
 def crossings(results: pd.DataFrame, size_column: str = "images", accuracy_column: str = "acc_all_strict",
               threshold: float = THRESHOLD) -> pd.DataFrame:
     """One :func:`threshold_crossing` per (data set, N, seed), over the percentages of the sweep."""
@@ -60,6 +61,7 @@ def crossings(results: pd.DataFrame, size_column: str = "images", accuracy_colum
     return pd.DataFrame(rows, columns=["dataset", "N", "seed", "size_needed", "status", "bound"])
 
 
+# the log-log slope -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PowerLawFit:
     """size = exp(intercept) * N ** slope, fitted by least squares in log-log; ``stderr`` of the slope."""
@@ -133,6 +135,7 @@ def full_data_gates(results: pd.DataFrame, column: str = "acc_id_strict", thresh
                  float(full.loc[full["dataset"] == dataset, column].min()), threshold) for dataset in DATASETS]
 
 
-
-__all__ = ["NULL_WORLDS", "null_world", "crossings", "PowerLawFit", "fit_power_law", "fit_slopes", "bumps_needed",
-           "full_data_gates"]
+__all__ = [
+    "NULL_WORLDS", "null_world", "crossings", "PowerLawFit", "fit_power_law", "fit_slopes", "bumps_needed",
+    "full_data_gates",
+]
