@@ -5,7 +5,7 @@ For every saved checkpoint the model samples the N x N integer centres; the acti
 ((N*N, C*H*W)) analysed by notebooks 03 and 04. The samples and activations are cached next to the
 checkpoint by :func:`gdlib.training.evaluate`, so the analysis reruns without sampling again.
 
-The criteria of C1-C5 are plain functions of a :class:`Representation` (C2-C5) or of a participation-ratio
+The criteria of C1-C5 are plain functions of a :class:`CheckpointRepresentation` (C2-C5) or of a participation-ratio
 trajectory (C1), applied alike to the trained model and to its controls (:mod:`gdlib.claims`):
 
 - the **untrained network** (the epoch-0 checkpoint: same architecture, seed, sampling and capture);

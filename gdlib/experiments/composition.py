@@ -69,7 +69,7 @@ class ModelSpec:
 
     ``key`` is unique in the notebook (a figure label); ``value`` the swept quantity (keep fraction,
     lesion width w, square width W) or None; ``scoring`` the hold-out whose regions score it;
-    ``learnt_metric`` "joint" or "either" (see :func:`learnt`).
+    ``learnt_metric`` "joint" or "either" (see :func:`gdlib.experiments.composition_claims.gate`).
     """
 
     key: str
@@ -200,7 +200,7 @@ def control_scores(models: Sequence[ModelSpec], kinds: Sequence[str] = GENERATOR
 
 
 # tables ---------------------------------------------------------------------------------------------
-#: The columns of :func:`results_table` and :func:`learnt_table` that hold fractions (shown as percentages).
+#: The columns of :func:`results_table` and of ``composition_claims.learnt_table`` that hold fractions (percentages).
 PERCENT_COLUMNS = ("joint", "x", "y", "ID joint", "ID x", "ID y", "OOD joint", "OOD joint (App. A.3)")
 
 
