@@ -1,4 +1,4 @@
-"""The reproduction report: claim checks measured beside their controls, and the figures of each notebook.
+"""Claim checks measured beside their controls, the verdict rule, and each notebook's record on disk.
 
 A notebook makes one :class:`ClaimLog` (which clears that notebook's old records, so a crash never
 leaves the last run's verdicts in the report) and records each claim with :meth:`ClaimLog.check`.
@@ -21,14 +21,12 @@ on a model whose gate passed -> does not hold; a model the claim rests on failed
 a control passes the criterion -> does not hold (the criterion cannot tell the model from the control);
 otherwise -> holds.
 
-:func:`assemble_report` turns every notebook's ``outputs/claims/<notebook>.json`` and
-``outputs/runs.csv`` into ``outputs/REPORT.md``: a summary, then a section per notebook with its claims
-(each with its rows) and its figures embedded as images.
+:mod:`gdlib.report` turns every notebook's ``outputs/claims/<notebook>.json`` and ``outputs/runs.csv`` into
+``outputs/REPORT.md``.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -37,7 +35,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gdlib.checks import check_choice
-from gdlib.paths import atomic_write_json, atomic_write_text, outputs_dir
+from gdlib.paths import atomic_write_json, outputs_dir
+from gdlib.tables import pct
 
 ROLES = ("model", "control", "reference")
 KINDS = ("claim", "reproduction", "data")
@@ -86,7 +85,7 @@ class Gate:
 
     def describe(self) -> str:
         mark = "passes" if self.passed else "FAILS"
-        return f"{self.model}: {self.metric} {_pct(self.value)} (gate {_pct(self.threshold)}: {mark})"
+        return f"{self.model}: {self.metric} {pct(self.value)} (gate {pct(self.threshold)}: {mark})"
 
 
 @dataclass(frozen=True)
@@ -294,102 +293,11 @@ def load_claims(root: Path | None = None) -> tuple[list[ClaimCheck], list[Figure
     return [c for r in records for c in r.claims], [f for r in records for f in r.figures]
 
 
-# the report ------------------------------------------------------------------------------------------
-def _pct(value: float) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.0f}%"
-
-
-def _claim_order(claim: ClaimCheck) -> tuple:
-    digits = "".join(ch for ch in claim.id if ch.isdigit())
-    return (claim.id.rstrip("0123456789abcdefgh"), int(digits) if digits else math.inf, claim.id)
-
-
-def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-VERDICTS = {True: "holds", False: "does not hold", None: "not decided"}
-
-
-def _verdict_text(holds: bool | None, kind: str = "claim") -> str:
-    if kind == "reproduction":
-        return {True: "reproduces", False: "does not reproduce", None: "not decided"}[holds]
-    return VERDICTS[holds]
-
-
-def _table(header: list[str], rows: Iterable[Iterable[object]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-
-
-def _claim_section(c: ClaimCheck) -> list[str]:
-    lines = [f"#### {c.id}: {c.statement}", ""]
-    if c.paper_figure or c.paper_value:
-        lines.append(f"- Paper ({c.paper_figure}): {c.paper_value}" if c.paper_value else f"- Paper: {c.paper_figure}")
-    lines.append(f"- Criterion (fixed before the run): {c.criterion}")
-    lines.append(f"- Scale: {c.scale or c.profile + ' profile'}")
-    for g in c.gates:
-        lines.append(f"- Gate: {g.describe()}")
-    if c.note:
-        lines.append(f"- Note: {c.note}")
-    lines.append(f"- **Verdict: {_verdict_text(c.holds, c.kind)}** ({c.reason})")
-    lines.append("")
-    mark = {True: "passes", False: "fails", None: ""}
-    lines += _table(["row", "role", "measured", "criterion"],
-                    ((r.name, r.role, r.measured, mark[r.passes]) for r in c.rows))
-    lines.append("")
-    return lines
-
-
 def assemble_report(root: Path | None = None) -> Path:
-    """Write ``REPORT.md``: summary, the parameters calibrated on earlier runs, one section per notebook
-    (claims with their rows, figures as images), and the runtimes from ``runs.csv``."""
-    root = outputs_dir() if root is None else Path(root)
-    records = load_records(root)
-    everything = [c for r in records for c in r.claims]
-    claims = [c for c in everything if c.kind != "data"]
-    data = [c for c in everything if c.kind == "data"]
-    profiles = sorted({c.profile for c in everything} | {r.profile for r in records})
-    count = {v: sum(c.holds is v for c in claims) for v in (True, False, None)}
-    lines = ["# Reproduction report", "",
-             "Liang, Liu, Ostrow, Fiete (NeurIPS 2024), *How Diffusion Models Learn to Factorize and Compose*.", "",
-             f"**Summary**: of {len(claims)} checks, {count[True]} hold, {count[False]} do not hold and "
-             f"{count[None]} are not decided, at profile {', '.join(profiles) or '-'}"
-             + (f"; and {sum(c.holds is True for c in data)} of {len(data)} data checks hold." if data else "."), "",
-             "How to read a check: the criterion is applied by one function to the model and to every control "
-             "(something that learned nothing, or, for a statement that the model fails at something, a generator "
-             "that succeeds at it). A check holds only when the model passes, the models it rests on passed "
-             "their learning gates, and every control fails. References are shown for context only.", ""]
-    if everything:
-        lines += _table(["id", "claim", "verdict", "profile", "notebook"],
-                        ((c.id, c.statement, _verdict_text(c.holds, c.kind), c.profile, c.notebook)
-                         for c in sorted(everything, key=_claim_order)))
-        lines.append("")
-    calibrated = [(r.notebook, k, v) for r in records for k, v in r.calibrated.items()]
-    lines += ["## What was not fixed before measurement", "",
-              "The criteria were written before the runs they judge. These settings, however, were chosen "
-              "after earlier runs had been seen (training lengths calibrated on in-distribution accuracy, "
-              "sweep ranges, estimator rules); they are listed so that a reader can weigh them:", ""]
-    lines += [f"- {nb}: `{k}`: {v}" for nb, k, v in calibrated] or ["- (none recorded)"]
-    lines.append("")
-    for r in records:
-        lines += [f"## {r.notebook} (profile {r.profile})", ""]
-        for c in sorted(r.claims, key=_claim_order):
-            lines += _claim_section(c)
-        for f in sorted(r.figures, key=lambda f: f.file):
-            lines += [f"**{f.paper_figure}**: {f.caption}", "", f"![{f.paper_figure}]({f.file})", ""]
-    lines += ["## Runtimes", ""]
-    runs = root / "runs.csv"
-    if runs.exists():
-        with runs.open() as fh:
-            rows = list(csv.DictReader(fh))
-        if rows:
-            lines += _table(list(rows[0].keys()), (r.values() for r in rows))
-    else:
-        lines.append("No runs.csv (notebooks were not run through run_all.sh).")
-    path = root / "REPORT.md"
-    atomic_write_text(path, "\n".join(lines) + "\n")
-    return path
+    """Forwarder to :func:`gdlib.report.assemble_report`, kept while :mod:`gdlib.runner` imports it from here."""
+    from gdlib.report import assemble_report as assemble
+
+    return assemble(root)
 
 
 __all__ = ["Part", "Outcome", "Gate", "Row", "Evidence", "judge", "verdict", "ClaimCheck", "FigureRecord",

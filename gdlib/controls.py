@@ -19,11 +19,11 @@ shape; the untrained network is the epoch-0 checkpoint, sampled and captured lik
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from gdlib.checks import check_choice
 from gdlib.datasets import Dataset, DatasetConfig, make_dataset
 from gdlib.images import render
+from gdlib.regions import nearest_indices
 
 GENERATORS = ("blank", "nearest training image", "formula oracle")
 BLANK, COPY, ORACLE = GENERATORS
@@ -32,31 +32,6 @@ BLANK, COPY, ORACLE = GENERATORS
 def blank_images(labels: np.ndarray, n: int) -> np.ndarray:
     """All-white uint8 images, one per label: (M, N, N)."""
     return np.full((len(labels), n, n), 255, dtype=np.uint8)
-
-
-def nearest_indices(queries: np.ndarray, centres: np.ndarray, n: int | None = None,
-                    periodic: bool = False, seed: int = 0) -> np.ndarray:
-    """Index of the nearest of ``centres`` (K, 2) to each query (M, 2); distances wrap with period N when
-    ``periodic``. Ties are broken at random (seeded): on a grid of step 0.25 a requested integer centre in a
-    held-out band is often equidistant from training centres on either side, and always taking one side
-    would bias the copier's score (an SOS at x.5 has two equally dark pixels, and the darkest-pixel rule
-    takes the first)."""
-    q = np.asarray(queries, dtype=np.float64)
-    c = np.asarray(centres, dtype=np.float64)
-    if len(c) == 0:
-        raise ValueError("centres is empty: there is nothing to copy")
-    if periodic:
-        if n is None:
-            raise ValueError("n is required for periodic distances")
-        tree = cKDTree(np.mod(c, n), boxsize=float(n))
-        q = np.mod(q, n)
-    else:
-        tree = cKDTree(c)
-    dist, _ = tree.query(q, k=1)
-    # every centre within the nearest distance (plus rounding), then the lowest index among them
-    near = tree.query_ball_point(q, dist + 1e-9)
-    rng = np.random.default_rng(seed)
-    return np.array([idx[0] if len(idx) == 1 else rng.choice(sorted(idx)) for idx in near], dtype=np.int64)
 
 
 def nearest_training_images(labels: np.ndarray, train: Dataset) -> np.ndarray:
@@ -97,5 +72,5 @@ def isotropic_noise(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape)
 
 
-__all__ = ["GENERATORS", "BLANK", "COPY", "ORACLE", "blank_images", "nearest_indices", "nearest_training_images",
+__all__ = ["GENERATORS", "BLANK", "COPY", "ORACLE", "blank_images", "nearest_training_images",
            "oracle_images", "generate", "control_evaluation", "isotropic_noise"]

@@ -40,7 +40,7 @@ import numpy as np
 from gdlib import images as img
 from gdlib.checks import check_choice, check_int, check_positive, check_range
 from gdlib.paths import atomic_write_bytes, data_dir
-from gdlib.regions import Cross, HoldOut, region_codes
+from gdlib.regions import Cross, HoldOut, grid, region_codes
 
 CATEGORIES = ("2D", "rim", "1D", "0D")
 PAPER_MARGIN = 6.0  # App. C.1: a 44 x 44 latent canvas around the 32 x 32 frame
@@ -159,10 +159,7 @@ def grid_axis(n: int, step: float, margin: float = 0.0) -> np.ndarray:
 
 def grid_centres(cfg: DatasetConfig) -> np.ndarray:
     """Every centre of the config's grid, float64 (count_x * count_y, 2), x fastest."""
-    xs = grid_axis(cfg.n, cfg.d_x, cfg.margin)
-    ys = grid_axis(cfg.n, cfg.d_y, cfg.margin)
-    mu_y, mu_x = np.meshgrid(ys, xs, indexing="ij")
-    return np.stack([mu_x.ravel(), mu_y.ravel()], axis=1)
+    return grid(grid_axis(cfg.n, cfg.d_x, cfg.margin), grid_axis(cfg.n, cfg.d_y, cfg.margin))
 
 
 def visible(mu: np.ndarray, sigma: float, n: int, periodic: bool = False) -> np.ndarray:

@@ -57,14 +57,22 @@ class Schedule:
         return (1 - self.alpha_bar_prev) / (1 - self.alpha_bar) * self.betas
 
 
-def linear_schedule(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> Schedule:
-    """Linear betas from ``beta_start`` to ``beta_end`` (values for T = 1000), scaled by 1000 / T."""
+def check_schedule(T: int, beta_start: float, beta_end: float) -> None:
+    """The settings of :func:`linear_schedule`, checked here once for it and for
+    :class:`gdlib.training.TrainConfig`: 0 < beta_start <= beta_end, and the largest beta after the 1000 / T
+    scaling, beta_end * 1000 / T, below 1 (so beta_end < T / 1000)."""
     check_int("T", T, 2, 100_000)
     check_range("beta_start", beta_start, 0.0, 1.0, low_open=True, high_open=True)
     check_range("beta_end", beta_end, beta_start, 1.0, high_open=True)
+    if beta_end * 1000.0 / T >= 1:
+        raise ValueError(f"beta_end = {beta_end} is not allowed with T = {T}: the betas are scaled by 1000 / T, and "
+                         f"beta_end * 1000 / T = {beta_end * 1000.0 / T:g} must be below 1")
+
+
+def linear_schedule(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> Schedule:
+    """Linear betas from ``beta_start`` to ``beta_end`` (values for T = 1000), scaled by 1000 / T."""
+    check_schedule(T, beta_start, beta_end)
     scale = 1000.0 / T
-    if beta_end * scale >= 1:
-        raise ValueError(f"T = {T} is not allowed: beta_end * 1000 / T = {beta_end * scale} must be below 1")
     betas = torch.linspace(beta_start * scale, beta_end * scale, T, dtype=torch.float64)
     alphas = 1 - betas
     alpha_bar = torch.cumprod(alphas, 0)
@@ -83,14 +91,18 @@ def q_sample(schedule: Schedule, x0: torch.Tensor, t: torch.Tensor, noise: torch
 
 
 def loss(model: EpsModel, schedule: Schedule, x0: torch.Tensor, labels: torch.Tensor,
-         generator: torch.Generator | None = None, autocast: bool | None = None) -> torch.Tensor:
+         generator: torch.Generator | None = None, autocast: bool | None = None, *,
+         t: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
     """Ho et al. Algorithm 1 / App. A.4 Eq. 2: MSE between eps and eps_theta(x_t, t, c), t uniform.
 
-    ``generator`` draws t and eps (on x0's device); the network runs under :func:`gdlib.device.autocast`.
+    ``generator`` draws t and then eps (on x0's device) unless they are given: ``t`` (B,) long timesteps and
+    ``noise`` of x0's shape fix them (a loss measured at chosen timesteps with chosen noise, Fig. 14c). The
+    network runs under :func:`gdlib.device.autocast`.
     """
-    b = x0.shape[0]
-    t = torch.randint(0, schedule.T, (b,), device=x0.device, generator=generator)
-    noise = torch.randn(x0.shape, device=x0.device, generator=generator, dtype=x0.dtype)
+    if t is None:
+        t = torch.randint(0, schedule.T, (x0.shape[0],), device=x0.device, generator=generator)
+    if noise is None:
+        noise = torch.randn(x0.shape, device=x0.device, generator=generator, dtype=x0.dtype)
     x_t = q_sample(schedule, x0, t, noise)
     with _device.autocast(x0.device, autocast):
         pred = model(x_t, t, labels)

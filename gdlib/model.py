@@ -39,6 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gdlib.checks import check_choice, check_int
+
 #: Fig. 7's numbering of the blocks, and the bottleneck, mapped to module names.
 LAYERS: dict[str, str] = {
     "layer0": "down1",
@@ -51,6 +53,29 @@ LAYERS: dict[str, str] = {
 }
 
 ALL_ATTENTION = (1, 2, 4, 8)
+#: The smallest image side the UNet takes: three 2x poolings.
+MIN_SIZE = 8
+
+
+def check_unet(width: int, heads: int, attention_resolutions: Iterable[int], enc_dim: int) -> None:
+    """The UNet's settings, checked here once for :class:`UNet` and :class:`gdlib.training.TrainConfig`: a
+    positive width divided by the number of heads, attention sites among :data:`ALL_ATTENTION`, an even
+    encoding size of at least 2."""
+    check_int("width", width, 1)
+    check_int("heads", heads, 1)
+    if width % heads:
+        raise ValueError(f"heads = {heads} is not allowed: must divide width = {width}")
+    for f in attention_resolutions:
+        check_choice("attention_resolutions", f, ALL_ATTENTION)
+    check_int("enc_dim", enc_dim, 2)
+    if enc_dim % 2:
+        raise ValueError(f"enc_dim = {enc_dim} is not allowed: must be even")
+
+
+def check_image_size(name: str, size: int) -> None:
+    """Images must be at least :data:`MIN_SIZE` pixels on a side (smaller sizes are padded up to a multiple of 8)."""
+    if size < MIN_SIZE:
+        raise ValueError(f"{name} = {size} is not allowed: must be at least {MIN_SIZE} (three 2x poolings)")
 
 
 def padded_size(n: int) -> int:
@@ -164,14 +189,7 @@ class UNet(nn.Module):
                  enc_dim: int = 64, channels: int = 1, enc_base: float = 10000.0):
         super().__init__()
         attention_resolutions = tuple(sorted(set(attention_resolutions)))
-        for f in attention_resolutions:
-            if f not in ALL_ATTENTION:
-                raise ValueError(f"attention_resolutions = {attention_resolutions} is not allowed: "
-                                 f"each must be one of {ALL_ATTENTION}")
-        if width < 1 or width % heads:
-            raise ValueError(f"width = {width} is not allowed: must be a positive multiple of heads={heads}")
-        if enc_dim < 2 or enc_dim % 2:
-            raise ValueError(f"enc_dim = {enc_dim} is not allowed: must be even and >= 2")
+        check_unet(width, heads, attention_resolutions, enc_dim)
         self.width, self.heads, self.enc_dim, self.enc_base = width, heads, enc_dim, enc_base
         self.attention_resolutions = attention_resolutions
         w, e = width, 3 * enc_dim
@@ -200,8 +218,7 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """x: (B, C, N, N), N >= 8; t: (B,) timesteps; labels: (B, 2) = (mu_x, mu_y)."""
         height, width = x.shape[-2:]
-        if height < 8 or width < 8:
-            raise ValueError(f"image size {(height, width)} is not allowed: must be at least 8 x 8")
+        check_image_size("image size", min(height, width))
         pad_h, pad_w = padded_size(height) - height, padded_size(width) - width
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")

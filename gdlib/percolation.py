@@ -24,6 +24,7 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from gdlib import images as img
 from gdlib.checks import check_int, check_positive, check_range
 from gdlib.overlap import overlap
+from gdlib.regions import integer_grid
 
 
 def offset_overlaps(sigma: float, reach: int) -> np.ndarray:
@@ -38,9 +39,9 @@ def offset_overlaps(sigma: float, reach: int) -> np.ndarray:
     side = 2 * (reach + pad) + 1
     c = float(reach + pad + 1)  # pixel coordinates are 1..side
     ref = img.render("bump", [c], [c], side, sigma, sigma)
-    dy, dx = np.meshgrid(np.arange(-reach, reach + 1), np.arange(-reach, reach + 1), indexing="ij")
-    moved = img.render("bump", c + dx.ravel(), c + dy.ravel(), side, sigma, sigma)
-    return overlap(ref, moved).reshape(dy.shape)
+    offsets = integer_grid(2 * reach + 1, start=-reach)  # (dx, dy), x fastest: rows of the table are dy
+    moved = img.render("bump", c + offsets[:, 0], c + offsets[:, 1], side, sigma, sigma)
+    return overlap(ref, moved).reshape(2 * reach + 1, 2 * reach + 1)
 
 
 def component_sizes(m: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -87,13 +88,6 @@ def largest_cluster_ratio(points: np.ndarray, sigma: float, threshold: float, n:
     return float(component_sizes(len(points), rows, cols)[0] / len(points))
 
 
-def lattice(n: int) -> np.ndarray:
-    """The n x n lattice at d = 1: integer centres 1..n (the percolation data of Sec. 3.3), (n*n, 2)."""
-    axis = np.arange(1, n + 1)
-    yy, xx = np.meshgrid(axis, axis, indexing="ij")
-    return np.stack([xx.ravel(), yy.ravel()], axis=1)
-
-
 @dataclass(frozen=True)
 class PercolationResult:
     """Mass ratio of the largest cluster, mean and std over repeats, shape (thresholds, sigmas, lambdas)."""
@@ -127,7 +121,7 @@ def simulate(
         check_range("lambda", lam, 0, 1, low_open=True)
     for t in thresholds:
         check_range("threshold", t, 0, np.inf)
-    sites = lattice(n)
+    sites = integer_grid(n).astype(np.int64)  # the n x n lattice at d = 1 (Sec. 3.3)
     rng = np.random.default_rng(seed)
     draws = {(r, lam): sites[rng.permutation(len(sites))[: max(1, int(round(lam * len(sites))))]]
              for r in range(repeats) for lam in lambdas}

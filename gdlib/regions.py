@@ -1,4 +1,5 @@
-"""Held-out regions of the latent plane (Sec. 3.2, App. C.3, C.4) and the evaluation grid (App. A.3).
+"""The latent plane: grids of centres, the evaluation grid (App. A.3), the nearest-centre lookup, and the
+held-out regions (Sec. 3.2, App. C.3, C.4).
 
 A hold-out is a small frozen dataclass; ``codes(labels, n)`` gives every sample an integer region
 code, 0 meaning in distribution, and ``parts`` names the other codes. Regions live on the visible
@@ -15,10 +16,34 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from scipy.spatial import cKDTree
 
-from gdlib.checks import check_positive, check_range
+from gdlib.checks import check_choice, check_int, check_positive, check_range
 
 IN_DISTRIBUTION = "in-distribution"
+#: Row orders of a grid of centres: "x fastest" (mu_y major, the order of an image's pixels: the evaluation
+#: grid, the datasets, the percolation lattice) or "y fastest" (mu_x major, as the rings of App. B are listed).
+ORDERS = ("x fastest", "y fastest")
+
+
+def grid(xs: np.ndarray, ys: np.ndarray | None = None, order: str = "x fastest") -> np.ndarray:
+    """Every centre (mu_x, mu_y) with mu_x in ``xs`` and mu_y in ``ys`` (default ``xs``), float64
+    (len(xs) * len(ys), 2), rows in ``order`` (:data:`ORDERS`)."""
+    check_choice("order", order, ORDERS)
+    xs = np.asarray(xs, dtype=np.float64)
+    ys = xs if ys is None else np.asarray(ys, dtype=np.float64)
+    if order == "x fastest":
+        mu_y, mu_x = np.meshgrid(ys, xs, indexing="ij")
+    else:
+        mu_x, mu_y = np.meshgrid(xs, ys, indexing="ij")
+    return np.stack([mu_x.ravel(), mu_y.ravel()], axis=1)
+
+
+def integer_grid(n: int, start: int = 1, order: str = "x fastest") -> np.ndarray:
+    """The n x n integer centres ``start .. start + n - 1`` on both axes (by default 1..N, the pixel
+    positions), float64 (n*n, 2), rows in ``order``."""
+    check_int("n", n, 1)
+    return grid(np.arange(start, start + n, dtype=np.float64), order=order)
 
 
 def evaluation_grid(n: int) -> np.ndarray:
@@ -29,9 +54,7 @@ def evaluation_grid(n: int) -> np.ndarray:
     canvas a centre at 0 is one pixel away from the nearest pixel and can never satisfy
     |mu - mu_hat| < 1; see MEASURED.md).
     """
-    axis = np.arange(1, n + 1, dtype=np.float32)
-    mu_y, mu_x = np.meshgrid(axis, axis, indexing="ij")
-    return np.stack([mu_x.ravel(), mu_y.ravel()], axis=1)
+    return integer_grid(n).astype(np.float32)
 
 
 def _in_frame(labels: np.ndarray, n: int) -> np.ndarray:
@@ -150,6 +173,39 @@ class CentreSquare:
         low, high = n / 2 - self.side(n) / 2, n / 2 + self.side(n) / 2
         inside = (lab[:, 0] > low) & (lab[:, 0] <= high) & (lab[:, 1] > low) & (lab[:, 1] <= high)
         return (inside & _in_frame(lab, n)).astype(np.int8)
+
+
+def nearest_indices(queries: np.ndarray, centres: np.ndarray, n: int | None = None, periodic: bool = False,
+                    seed: int = 0, return_distance: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Index of the nearest of ``centres`` (K, 2) to each query (M, 2), and with ``return_distance`` also that
+    distance (Euclidean in label space); distances wrap with period N when ``periodic``. Ties are broken at
+    random (seeded): on a grid of step 0.25 a requested integer centre in a held-out band is often equidistant
+    from training centres on either side, and always taking one side would bias the copier's score (an SOS at
+    x.5 has two equally dark pixels, and the darkest-pixel rule takes the first)."""
+    q = np.asarray(queries, dtype=np.float64)
+    c = np.asarray(centres, dtype=np.float64)
+    if len(c) == 0:
+        raise ValueError("centres is empty: there is nothing to copy")
+    if periodic:
+        if n is None:
+            raise ValueError("n is required for periodic distances")
+        tree = cKDTree(np.mod(c, n), boxsize=float(n))
+        q = np.mod(q, n)
+    else:
+        tree = cKDTree(c)
+    dist, _ = tree.query(q, k=1)
+    # every centre within the nearest distance (plus rounding), then the lowest index among them
+    near = tree.query_ball_point(q, dist + 1e-9)
+    rng = np.random.default_rng(seed)
+    index = np.array([idx[0] if len(idx) == 1 else rng.choice(sorted(idx)) for idx in near], dtype=np.int64)
+    return (index, dist) if return_distance else index
+
+
+def on_centres(queries: np.ndarray, centres: np.ndarray, tolerance: float = 1e-4) -> np.ndarray:
+    """Whether each query (M, 2) is one of ``centres`` (K, 2), to ``tolerance`` (e.g. a training centre)."""
+    if len(centres) == 0:
+        return np.zeros(len(queries), dtype=bool)
+    return nearest_indices(queries, centres, return_distance=True)[1] <= tolerance
 
 
 HoldOut = Cross | Square | Lesion | CentreSquare

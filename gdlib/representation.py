@@ -5,7 +5,7 @@ For every saved checkpoint the model samples the N x N integer centres; the acti
 ((N*N, C*H*W)) analysed by notebooks 03 and 04. The samples and activations are cached next to the
 checkpoint by :func:`gdlib.training.evaluate`, so the analysis reruns without sampling again.
 
-The criteria of C1-C5 are plain functions of a :class:`Representation` (C2-C5) or of a participation-ratio
+The criteria of C1-C5 are plain functions of a :class:`CheckpointRepresentation` (C2-C5) or of a participation-ratio
 trajectory (C1), applied alike to the trained model and to its controls (:mod:`gdlib.claims`):
 
 - the **untrained network** (the epoch-0 checkpoint: same architecture, seed, sampling and capture);
@@ -33,7 +33,8 @@ import torch
 
 from gdlib.claims import Gate, Outcome, Part
 from gdlib.spectrum import PCAResult, pca
-from gdlib.training import TrainConfig, evaluate, finished_runs, sample_and_score, saved_epochs
+from gdlib.tables import pct
+from gdlib.training import TrainConfig, evaluate, sample_and_score, saved_epochs
 
 #: C1 (Sec. 3.1: "converging to around 7 dimensions"): the final PR must lie in this range.
 PR_RANGE = (5.0, 10.0)
@@ -56,15 +57,6 @@ class CheckpointRepresentation:
     @property
     def participation_ratio(self) -> float:
         return self.pca.participation_ratio
-
-
-def latest_model(name: str) -> TrainConfig:
-    """The most recently finished run saved under ``outputs/models/<name>/`` (notebook 02's model)."""
-    runs = finished_runs(name)
-    if not runs:
-        raise FileNotFoundError(f"no finished model under outputs/models/{name}/: run notebook 02 first "
-                                f"(./run_all.sh --only 02) with the same profile")
-    return runs[-1]
 
 
 def from_h(epoch: int | str, labels: np.ndarray, h: np.ndarray, accuracy: float = math.nan,
@@ -117,10 +109,6 @@ def pixel_representation(cfg: TrainConfig, labels: np.ndarray) -> CheckpointRepr
 def accuracy_gate(rep: CheckpointRepresentation, threshold: float = 0.6) -> Gate:
     """C1-C5 are decided only when the torus model learnt: final strict joint accuracy >= ``threshold``."""
     return Gate("torus model", "final strict joint accuracy", rep.strict_accuracy, threshold)
-
-
-def _pct(v: float) -> str:
-    return f"{100 * v:.0f}%"
 
 
 # C1: the participation ratio over training ----------------------------------------------------------------
@@ -191,10 +179,10 @@ def top_four(rep: CheckpointRepresentation, min_share: float = 0.5, min_gap: flo
     rings = all(length >= RING_LENGTH and second <= RING_SECOND for length, second in strengths)
     ring_text = "; ".join(f"PCs {a}&{b}: longest H1 {s[0]:.2f} of diameter, second/longest {s[1]:.2f}"
                           for (a, b), s in zip(pairing, strengths))
-    parts = (Part(f"top-4 share {_pct(share)} >= {_pct(min_share)}", share >= min_share, ("torus model",)),
+    parts = (Part(f"top-4 share {pct(share)} >= {pct(min_share)}", share >= min_share, ("torus model",)),
              Part(f"lambda4/lambda5 {gap:.2f} >= {min_gap:g}", gap >= min_gap, ("torus model",)),
              Part(f"two rings in PCs 1-4 ({ring_text})", rings, ("torus model",)))
-    return Outcome(parts, f"top-4 share {_pct(share)}, lambda4/lambda5 {gap:.2f}; {ring_text}")
+    return Outcome(parts, f"top-4 share {pct(share)}, lambda4/lambda5 {gap:.2f}; {ring_text}")
 
 
 def top_k_share(eigenvalues: np.ndarray, k: int = 4) -> float:
@@ -224,7 +212,7 @@ def torus_topology(rep: CheckpointRepresentation, n_points: int = 300, n_compone
 # C4, C5: orthogonality and parallelism (App. B) ----------------------------------------------------------
 def mean_angles(result) -> dict[str, tuple[float, float]]:
     """Per family, the mean (smaller, larger) principal angle of its ring pairs, in degrees."""
-    from gdlib.torus_tests import FAMILIES
+    from gdlib.torus_geometry import FAMILIES
 
     return {f: tuple(float(v) for v in result.orthogonality[f].mean(axis=0)) for f in FAMILIES}
 
@@ -234,7 +222,7 @@ def clifford_like(model, ideal, margin: float = 10.0) -> Outcome:
     Clifford torus's than to the 3D torus's, for both statistics; and x-on-y pairs are more orthogonal than
     pairs of the same variable: their mean principal angle exceeds the x-on-x and the y-on-y one by
     ``margin`` degrees (noise, whose random planes are all near-orthogonal, shows no such contrast)."""
-    from gdlib.torus_tests import STATISTICS, wasserstein_distances
+    from gdlib.torus_geometry import STATISTICS, wasserstein_distances
 
     w = {kind: wasserstein_distances(model, ideal[kind])["x-on-y"] for kind in ("clifford", "3d")}
     mean = {f: sum(a) / 2 for f, a in mean_angles(model).items()}
@@ -254,7 +242,7 @@ def hyperfactorized(model, ideal, margin: float = 10.0) -> Outcome:
     least ``margin`` degrees below x-on-y's (a shared direction; noise has none)."""
     from scipy.stats import wasserstein_distance
 
-    from gdlib.torus_tests import STATISTICS
+    from gdlib.torus_geometry import STATISTICS
 
     angles = mean_angles(model)
     parts: tuple[Part, ...] = ()
@@ -271,13 +259,13 @@ def hyperfactorized(model, ideal, margin: float = 10.0) -> Outcome:
 
 
 def torus_results(reps: dict[str, CheckpointRepresentation], n_pairs: int, seed: int = 0) -> dict:
-    """:func:`gdlib.torus_tests.torus_tests` of each named representation (the same ring pairs for all)."""
-    from gdlib.torus_tests import torus_tests
+    """:func:`gdlib.torus_geometry.torus_tests` of each named representation (the same ring pairs for all)."""
+    from gdlib.torus_geometry import torus_tests
 
     return {k: torus_tests(r.h, r.labels, n_pairs=n_pairs, seed=seed) for k, r in reps.items()}
 
 
-__all__ = ["CheckpointRepresentation", "latest_model", "from_h", "checkpoint_representations",
+__all__ = ["CheckpointRepresentation", "from_h", "checkpoint_representations",
            "untrained_representation", "noise_like", "pixel_representation", "accuracy_gate", "pr_trajectory",
            "constant_trajectory", "ring_strength", "best_ring_pairing", "top_four", "top_k_share", "eigengap",
            "torus_topology", "mean_angles", "clifford_like", "hyperfactorized", "torus_results", "PR_RANGE"]

@@ -10,8 +10,8 @@ diagrams were computed; our documented defaults:
   (Sec. 3.1); 6 keeps the rings plus the next strongest directions, and drops the long tail of
   low-variance directions, whose summed noise makes all distances alike (shrinking the relative
   persistence of the loops) and makes ripser slower. Data with fewer dimensions are kept whole.
-* A subsample of ``n_points = 300`` points (of 1024), by greedy farthest-point sampling from a
-  seeded random start. It covers the manifold evenly, so holes from sampling gaps are few and small;
+* A subsample of ``n_points = 300`` points (of 1024), by greedy farthest-point sampling (ripser's
+  ``n_perm``) from a seeded random start. It covers the manifold evenly, so holes from sampling gaps are few and small;
   with random subsampling the small H2 void of a 3D torus (R = 2, r = 1 on the 32 x 32 grid) is lost
   among sampling bars at 200-250 points. ripser with maxdim 2 costs seconds at 200 points and 10-30 s at
   300 in 4-6 dimensions (it grows steeply with the number of points).
@@ -32,7 +32,6 @@ H1 and above (the most prominent loop or void):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,25 +58,6 @@ class PersistenceResult:
     indices: np.ndarray
     points: np.ndarray
     diameter: float
-
-
-def farthest_point_indices(x: np.ndarray, n_points: int, seed: int = 0) -> np.ndarray:
-    """Farthest-point subsample of ``x`` (n, d): ``n_points`` row indices; the first is drawn by ``seed``.
-
-    Each new point is the one farthest from those already chosen, so the subsample covers ``x`` evenly.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    check_int("n_points", n_points, 1, x.shape[0])
-    check_int("seed", seed, 0)
-    start = int(np.random.default_rng(seed).integers(x.shape[0]))
-    indices = np.empty(n_points, dtype=np.int64)
-    indices[0] = start
-    dist = np.linalg.norm(x - x[start], axis=1)
-    for k in range(1, n_points):
-        nxt = int(np.argmax(dist))
-        indices[k] = nxt
-        dist = np.minimum(dist, np.linalg.norm(x - x[nxt], axis=1))
-    return indices
 
 
 def persistent_homology(
@@ -110,14 +90,19 @@ def persistent_homology(
     else:
         x = h - h.mean(axis=0)
     n = x.shape[0]
-    if n <= n_points:
-        indices = np.arange(n)
-    elif subsample == "greedy":
-        indices = farthest_point_indices(x, n_points, seed)
+    if n > n_points and subsample == "greedy":
+        # ripser's farthest-point permutation (n_perm) starts from the first row: put the seeded start first and
+        # keep the others in their order, so that ties go to the lowest original index
+        start = int(np.random.default_rng(seed).integers(n))
+        order = np.concatenate([[start], np.delete(np.arange(n), start)])
+        out = ripser(x[order], maxdim=maxdim, n_perm=n_points)
+        indices = order[out["idx_perm"]]
     else:
-        indices = np.sort(np.random.default_rng(seed).choice(n, size=n_points, replace=False))
+        rng = np.random.default_rng(seed)
+        indices = np.arange(n) if n <= n_points else np.sort(rng.choice(n, size=n_points, replace=False))
+        out = ripser(x[indices], maxdim=maxdim)
     points = x[indices]
-    diagrams = [np.asarray(d, dtype=np.float64) for d in ripser(points, maxdim=maxdim)["dgms"]]
+    diagrams = [np.asarray(d, dtype=np.float64) for d in out["dgms"]]
     return PersistenceResult(
         diagrams=diagrams, indices=indices, points=points, diameter=float(pdist(points).max())
     )
@@ -152,20 +137,3 @@ def betti_numbers(
     return tuple(betti)
 
 
-def plot_persistence(
-    diagrams: PersistenceResult | Sequence[np.ndarray],
-    ax,
-    title: str | None = None,
-    labels: Sequence[str] | None = None,
-):
-    """Draw persistence diagrams (H0, H1, H2 in persim's colours) on the matplotlib axis ``ax`` (Fig. 2b)."""
-    from persim import plot_diagrams
-
-    dgms = diagrams.diagrams if isinstance(diagrams, PersistenceResult) else list(diagrams)
-    if not dgms:
-        raise ValueError("diagrams is empty: nothing to plot")
-    names = list(labels) if labels is not None else [f"$H_{k}$" for k in range(len(dgms))]
-    plot_diagrams(dgms, ax=ax, labels=names, show=False)
-    if title is not None:
-        ax.set_title(title)
-    return ax

@@ -26,18 +26,6 @@ from gdlib.checks import check_choice, check_int, check_range
 TORUS_KINDS = ("3d", "clifford")
 
 
-def grid_labels(n: int = 32, start: int = 1) -> np.ndarray:
-    """All ``n * n`` integer centres (mu_x, mu_y) with values ``start .. start + n - 1``, (n*n, 2).
-
-    Row order: mu_x major, mu_y minor. The paper samples the 32 x 32 grid (App. A.3).
-    """
-    check_int("n", n, 1)
-    check_int("start", start, -(10**9))
-    values = np.arange(start, start + n, dtype=np.float64)
-    mx, my = np.meshgrid(values, values, indexing="ij")
-    return np.stack([mx.ravel(), my.ravel()], axis=1)
-
-
 def _check_labels(labels: np.ndarray) -> np.ndarray:
     labels = np.asarray(labels, dtype=np.float64)
     if labels.ndim != 2 or labels.shape[1] != 2:

@@ -41,11 +41,11 @@ import torch
 
 from gdlib import device as _device
 from gdlib import diffusion
+from gdlib.accuracy import accuracy, classify_shape, estimate_centres, strict
 from gdlib.checks import check_choice, check_int, check_range
 from gdlib.claims import Outcome, Part
 from gdlib.datasets import DatasetConfig, make_dataset
-from gdlib.evaluation import accuracy, classify_shape, estimate_centres, strict
-from gdlib.model import ALL_ATTENTION, UNet
+from gdlib.model import ALL_ATTENTION, UNet, check_image_size, check_unet
 from gdlib.paths import atomic_write_bytes, atomic_write_json, atomic_write_text, outputs_dir
 from gdlib.regions import evaluation_grid
 
@@ -103,20 +103,9 @@ class TrainConfig:
         object.__setattr__(self, "eval_epochs", tuple(sorted(set(self.eval_epochs))))
         if not isinstance(self.data, DatasetConfig):
             raise ValueError(f"data = {self.data!r} is not allowed: must be a DatasetConfig")
-        if self.data.n < 8:
-            raise ValueError(f"data.n = {self.data.n} is not allowed: the UNet needs N >= 8 (three 2x poolings)")
-        check_int("width", self.width, 1)
-        check_int("heads", self.heads, 1)
-        if self.width % self.heads:
-            raise ValueError(f"heads = {self.heads} is not allowed: must divide width = {self.width}")
-        for f in self.attention_resolutions:
-            check_choice("attention_resolutions", f, ALL_ATTENTION)
-        check_int("enc_dim", self.enc_dim, 2)
-        if self.enc_dim % 2:
-            raise ValueError(f"enc_dim = {self.enc_dim} is not allowed: must be even")
-        check_int("T", self.T, 2, 100_000)
-        check_range("beta_start", self.beta_start, 0, 1, low_open=True, high_open=True)
-        check_range("beta_end", self.beta_end, self.beta_start, 1000 / self.T, high_open=True)
+        check_image_size("data.n", self.data.n)  # the UNet and the schedule own their rules
+        check_unet(self.width, self.heads, self.attention_resolutions, self.enc_dim)
+        diffusion.check_schedule(self.T, self.beta_start, self.beta_end)
         check_int("epochs", self.epochs, 1)
         check_int("steps", self.steps, 0)
         check_int("batch_size", self.batch_size, 1)
@@ -295,14 +284,14 @@ class Evaluation:
     accuracy_x: float
     accuracy_y: float
     activations: dict[str, np.ndarray] = field(default_factory=dict)  # layer -> float32 (M, C, H, W)
-    method: np.ndarray | None = None  # int8 (M,): how each centre was found (gdlib.evaluation.DARKEST, ...)
-    shapes: np.ndarray | None = None  # int8 (M,): what each image shows (gdlib.evaluation.BUMP, ...)
+    method: np.ndarray | None = None  # int8 (M,): how each centre was found (gdlib.accuracy.DARKEST, ...)
+    shapes: np.ndarray | None = None  # int8 (M,): what each image shows (gdlib.accuracy.BUMP, ...)
     n: int = 0  # canvas size N and boundary of the data, for the distances of Eq. 1
     periodic: bool = False
 
     @property
     def strict_accuracy(self) -> float:
-        """Joint accuracy with every centroid fallback counted wrong (gdlib.evaluation's strict accuracy)."""
+        """Joint accuracy with every centroid fallback counted wrong (gdlib.accuracy's strict accuracy)."""
         return accuracy(self.labels, self.centres, self.n, self.periodic, valid=strict(self.method)).joint
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import json
 
-from gdlib.claims import ClaimLog, Evidence, Gate, Outcome, Part, assemble_report, judge, load_claims, verdict
+from gdlib.claims import ClaimLog, Evidence, Gate, Outcome, Part, judge, load_claims, verdict
+from gdlib.report import assemble_report
 
 
 def evidence(model_parts, controls=(), gates=()):

@@ -11,11 +11,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from gdlib import composition as comp
+from gdlib.accuracy import ALL, OOD, Accuracy, classify_shape, estimate_centres, region_accuracy
 from gdlib.datasets import centred_in_holdout, composition_sets, training_labels
-from gdlib.evaluation import Accuracy, classify_shape, estimate_centres
+from gdlib.experiments import composition as comp
+from gdlib.experiments import composition_claims as cc
 from gdlib.images import render
+from gdlib.plots import composition as comp_plots
 from gdlib.regions import IN_DISTRIBUTION, Cross, Lesion, Square, evaluation_grid
+from gdlib.tables import text_table
 from gdlib.training import Evaluation, TrainConfig
 
 QUICK_N = 16
@@ -23,7 +26,7 @@ QUICK_N = 16
 
 def counts(holdout, n: int) -> dict[str, int]:
     labels = evaluation_grid(n)
-    return {name: s.count for name, s in comp.score(labels, labels, n, holdout).items()}
+    return {name: s.count for name, s in region_accuracy(labels, labels, n, holdout).items()}
 
 
 # region geometry ---------------------------------------------------------------------------------------
@@ -32,7 +35,7 @@ def test_scaled_cross_at_quick_n_holds_out_three_columns_and_three_rows_of_the_g
     assert (cross.low, cross.high) == (6.5, 9.5)
     # x in {7, 8, 9} or y in {7, 8, 9}: 3 x 13 per arm, 3 x 3 in the middle, 13 x 13 outside
     assert counts(cross, QUICK_N) == {IN_DISTRIBUTION: 169, "vertical": 39, "horizontal": 39, "intersection": 9,
-                                      comp.OOD: 87, comp.ALL: 256}
+                                      OOD: 87, ALL: 256}
 
 
 def test_scaled_cross_removes_the_band_from_the_2d_training_set_at_d_quarter():
@@ -46,7 +49,7 @@ def test_scaled_cross_removes_the_band_from_the_2d_training_set_at_d_quarter():
 
 @pytest.mark.parametrize("width, columns", [(0.5, 1), (1.75, 1), (2.0, 3), (4.0, 5)])
 def test_lesion_at_quick_n_holds_out_the_integer_columns_of_its_closed_band(width, columns):
-    assert counts(Lesion(width), QUICK_N)[comp.OOD] == columns * QUICK_N
+    assert counts(Lesion(width), QUICK_N)[OOD] == columns * QUICK_N
 
 
 @pytest.mark.parametrize("where, width, side", [("interior", 3.0, 3), ("interior", 6.0, 7), ("exterior", 3.0, 3),
@@ -54,7 +57,7 @@ def test_lesion_at_quick_n_holds_out_the_integer_columns_of_its_closed_band(widt
 def test_squares_at_quick_n_hold_out_the_integer_centres_of_their_closed_square(where, width, side):
     # interior [8 - W/2, 8 + W/2]: W = 6 -> 5..11 (7 values); exterior [0, W]: 1..W
     assert counts(Square(width, where), QUICK_N) == {IN_DISTRIBUTION: 256 - side**2, "square": side**2,
-                                                     comp.OOD: side**2, comp.ALL: 256}
+                                                     OOD: side**2, ALL: 256}
 
 
 # region-wise accuracy on synthetic samples ----------------------------------------------------------------
@@ -76,14 +79,14 @@ def test_region_scores_of_synthetic_images_are_exact(family):
     n = QUICK_N
     cross, labels, images = synthetic_cross_samples(n, family)
     centres = estimate_centres(images)  # darkest pixel: the crossing of an SOS, the peak of a bump
-    s = comp.score(labels, centres, n, cross)
+    s = region_accuracy(labels, centres, n, cross)
     assert s[IN_DISTRIBUTION] == Accuracy(1.0, 1.0, 1.0, 169)
     assert s["vertical"] == Accuracy(0.0, 0.0, 1.0, 39)
     assert s["horizontal"] == Accuracy(0.0, 1.0, 0.0, 39)
     assert s["intersection"] == Accuracy(0.0, 0.0, 0.0, 9)
-    assert s[comp.OOD] == Accuracy(0.0, 39 / 87, 39 / 87, 87)
-    assert s[comp.ALL] == Accuracy(169 / 256, 208 / 256, 208 / 256, 256)
-    assert list(s) == [IN_DISTRIBUTION, "vertical", "horizontal", "intersection", comp.OOD, comp.ALL]
+    assert s[OOD] == Accuracy(0.0, 39 / 87, 39 / 87, 87)
+    assert s[ALL] == Accuracy(169 / 256, 208 / 256, 208 / 256, 256)
+    assert list(s) == [IN_DISTRIBUTION, "vertical", "horizontal", "intersection", OOD, ALL]
 
 
 def test_square_scores_count_only_the_wrong_samples_inside_the_square():
@@ -93,7 +96,7 @@ def test_square_scores_count_only_the_wrong_samples_inside_the_square():
     drawn = labels.copy()
     wrong = inside & (labels[:, 0] <= 3)  # half of the 6 x 6 corner (x in 1..3) drawn 5 pixels off in x
     drawn[wrong, 0] += 5
-    s = comp.score(labels, estimate_centres(render("bump", drawn[:, 0], drawn[:, 1], n)), n, square)
+    s = region_accuracy(labels, estimate_centres(render("bump", drawn[:, 0], drawn[:, 1], n)), n, square)
     assert s["square"] == Accuracy(0.5, 0.5, 1.0, 36)
     assert s[IN_DISTRIBUTION] == Accuracy(1.0, 1.0, 1.0, 220)
 
@@ -101,14 +104,14 @@ def test_square_scores_count_only_the_wrong_samples_inside_the_square():
 def test_c6a_and_c6b_separate_a_composing_copier_from_an_interpolating_oracle():
     n = QUICK_N
     cross, labels, images = synthetic_cross_samples(n)
-    composes = comp.score(labels, estimate_centres(images), n, cross)
-    interpolates = comp.score(labels, labels, n, cross)  # every sample exact
-    as_subject = lambda s: comp.Subject({"2D": s}, {"2D": s})  # noqa: E731
-    assert comp.no_interpolation(as_subject(composes), "2D", 0.3).passes
-    assert not comp.no_interpolation(as_subject(interpolates), "2D", 0.3).passes
-    assert comp.keeps_other_coordinate(as_subject(composes), "2D", 0.6).passes
-    assert comp.beats_floor(comp.Subject({"m": interpolates}, {"m": composes}), "m", "intersection", 0.6, 0.2).passes
-    assert not comp.beats_floor(comp.Subject({"m": composes}, {"m": composes}), "m", "vertical", 0.0, 0.2).passes
+    composes = region_accuracy(labels, estimate_centres(images), n, cross)
+    interpolates = region_accuracy(labels, labels, n, cross)  # every sample exact
+    as_subject = lambda s: cc.Subject({"2D": s}, {"2D": s})  # noqa: E731
+    assert cc.no_interpolation(as_subject(composes), "2D", 0.3).passes
+    assert not cc.no_interpolation(as_subject(interpolates), "2D", 0.3).passes
+    assert cc.keeps_other_coordinate(as_subject(composes), "2D", 0.6).passes
+    assert cc.beats_floor(cc.Subject({"m": interpolates}, {"m": composes}), "m", "intersection", 0.6, 0.2).passes
+    assert not cc.beats_floor(cc.Subject({"m": composes}, {"m": composes}), "m", "vertical", 0.0, 0.2).passes
 
 
 def test_either_is_the_fraction_with_at_least_one_coordinate_right():
@@ -118,24 +121,24 @@ def test_either_is_the_fraction_with_at_least_one_coordinate_right():
 def test_gate_uses_joint_or_either_coordinate():
     base = TrainConfig()
     scores = {IN_DISTRIBUTION: Accuracy(joint=0.1, x=0.5, y=0.4, count=10)}
-    joint = comp.Model("a", "sos", "a", base, Cross())
-    either = comp.Model("b", "sos", "b", base, Cross(), learnt_metric="either")
-    assert not comp.gate(joint, scores).passed and comp.gate(joint, scores).value == 0.1
-    assert comp.gate(either, scores).passed and comp.gate(either, scores).value == pytest.approx(0.8)
+    joint = comp.ModelSpec("a", "sos", "a", base, Cross())
+    either = comp.ModelSpec("b", "sos", "b", base, Cross(), learnt_metric="either")
+    assert not cc.gate(joint, scores).passed and cc.gate(joint, scores).value == 0.1
+    assert cc.gate(either, scores).passed and cc.gate(either, scores).value == pytest.approx(0.8)
 
 
 def test_interpolation_falls_needs_a_share_of_the_gap_closed_at_the_narrowest_lesion_that_shrinks_with_width():
     def subject(model_ood, floor_ood):
-        acc = lambda v: {comp.OOD: Accuracy(v, v, 1.0, 10)}  # noqa: E731
-        return comp.Subject({k: acc(v) for k, v in model_ood.items()}, {k: acc(v) for k, v in floor_ood.items()},
+        acc = lambda v: {OOD: Accuracy(v, v, 1.0, 10)}  # noqa: E731
+        return cc.Subject({k: acc(v) for k, v in model_ood.items()}, {k: acc(v) for k, v in floor_ood.items()},
                             {k: acc(1.0) for k in model_ood})
 
     keys, widths = ["narrow", "wide"], [1.0, 6.0]
-    assert comp.interpolation_falls(subject({"narrow": 0.8, "wide": 0.35}, {"narrow": 0.0, "wide": 0.3}), keys,
+    assert cc.interpolation_falls(subject({"narrow": 0.8, "wide": 0.35}, {"narrow": 0.0, "wide": 0.3}), keys,
                                     widths, 0.2, 0.2).passes
-    assert not comp.interpolation_falls(subject({"narrow": 0.1, "wide": 0.0}, {"narrow": 0.0, "wide": 0.3}), keys,
+    assert not cc.interpolation_falls(subject({"narrow": 0.1, "wide": 0.0}, {"narrow": 0.0, "wide": 0.3}), keys,
                                         widths, 0.2, 0.2).passes  # no gain even across the narrow lesion
-    assert not comp.interpolation_falls(subject({"narrow": 1.0, "wide": 1.0}, {"narrow": 0.0, "wide": 0.3}), keys,
+    assert not cc.interpolation_falls(subject({"narrow": 1.0, "wide": 1.0}, {"narrow": 0.0, "wide": 0.3}), keys,
                                         widths, 0.2, 0.2).passes  # the oracle closes the whole gap at every width
 
 
@@ -215,12 +218,13 @@ def test_tables_and_figures_are_built_from_scores():
     scores = {m.key: comp.score_evaluation(m, evs[m.key]) for m in models}
     rows = comp.results_table(models, scores)
     assert len(rows) == 3 * 6 + 1 * 6 + 2 * 6 + 2 * 4 + 8 * 4
-    text = comp.format_table(comp.learnt_table(models[:2], scores))
+    text = text_table(cc.learnt_table(models[:2], scores), comp.PERCENT_COLUMNS)
     assert "ID joint" in text and "100%" in text
-    figs = [comp.plot_region_bars(models[:3], scores), comp.plot_region_samples(models[:4], evs, per_part=2)]
+    figs = [comp_plots.plot_region_bars(models[:3], scores),
+            comp_plots.plot_region_samples(models[:4], evs, per_part=2)]
     fig, ax = plt.subplots()
-    comp.plot_versus(ax, comp.select(models, "lesion"), scores, xlabel="w")
-    comp.plot_accuracy_bars(ax, models[:2], scores)
+    comp_plots.plot_versus(ax, comp.select(models, "lesion"), scores, xlabel="w")
+    comp_plots.plot_accuracy_bars(ax, models[:2], scores)
     figs.append(fig)
     assert len(figs[1].axes) == 5 * 6  # truth + 4 models, 2 centres per part x 3 parts
     for f in figs:
@@ -230,12 +234,13 @@ def test_tables_and_figures_are_built_from_scores():
 def test_region_centres_are_drawn_from_each_part_in_order():
     labels = evaluation_grid(QUICK_N)
     cross = Cross.scaled(QUICK_N)
-    idx = comp.pick_region_centres(labels, cross, QUICK_N, per_part=3, seed=1)
+    idx = comp_plots.pick_region_centres(labels, cross, QUICK_N, per_part=3, seed=1)
     assert cross.codes(labels[idx], QUICK_N).tolist() == [1, 1, 1, 2, 2, 2, 3, 3, 3]
 
 
 def test_the_browser_generates_an_image_at_the_chosen_centre_of_a_trained_model():
     pytest.importorskip("ipywidgets")
+    from gdlib import widgets
     from gdlib.training import get_or_train
 
     base = TrainConfig(width=8, heads=1, attention_resolutions=(2, 4, 8), T=100, steps=2, batch_size=16,
@@ -243,12 +248,12 @@ def test_the_browser_generates_an_image_at_the_chosen_centre_of_a_trained_model(
     model = comp.experiment_models(base, n=8, d=1.0, keep_fractions=[1.0])[0]  # the 2D SOS model
     get_or_train(model.config, "browser-test", progress=False)
     cache: dict = {}
-    image, centre = comp.generate_at(model, 3.0, -2.0, name="browser-test", cache=cache)
+    image, centre = widgets.generate_at(model, 3.0, -2.0, name="browser-test", cache=cache)
     assert image.shape == (8, 8) and image.dtype == np.uint8 and centre.shape == (2,)
     assert list(cache) == ["2D"]
-    fig = comp.browser_figure(model, 3.0, -2.0, image, centre)
+    fig = widgets.browser_figure(model, 3.0, -2.0, image, centre)
     assert len(fig.axes) == 3
-    box = comp.composition_browser([model], name="browser-test")
+    box = widgets.composition_browser([model], name="browser-test")
     controls = box.children[0].children
     assert [c.description for c in controls] == ["model", "mu_x", "mu_y"]
     plt.close("all")

@@ -23,11 +23,10 @@ import pandas as pd
 import pytest
 import torch
 
-from gdlib import composition as comp
-from gdlib import percolation_experiment as pe
 from gdlib import representation as rep
-from gdlib import sample_efficiency as se
-from gdlib.claims import ClaimLog, Evidence, Gate, Outcome, Part, assemble_report, judge, load_claims, verdict
+from gdlib.accuracy import ALL, BUMP, CROSSING, NO_BUMP, OOD, STRIPE, classify_shape
+from gdlib.accuracy import BLANK as BLANK_SHAPE
+from gdlib.claims import ClaimLog, Evidence, Gate, Outcome, Part, judge, load_claims, verdict
 from gdlib.controls import BLANK, COPY, ORACLE, control_evaluation, oracle_images
 from gdlib.datasets import (
     CATEGORIES,
@@ -40,13 +39,18 @@ from gdlib.datasets import (
     make_dataset,
     training_labels,
 )
-from gdlib.evaluation import BLANK as BLANK_SHAPE
-from gdlib.evaluation import BUMP, CROSSING, NO_BUMP, STRIPE, classify_shape
+from gdlib.experiments import composition as comp
+from gdlib.experiments import composition_claims as cc
+from gdlib.experiments import percolation as pe
+from gdlib.experiments import percolation_claims as pc
+from gdlib.experiments import sample_efficiency as se
+from gdlib.experiments import sample_efficiency_claims as sc
 from gdlib.images import render
 from gdlib.percolation import simulate
-from gdlib.regions import CentreSquare, Cross, Lesion, Square, evaluation_grid
-from gdlib.tori import grid_labels, ideal_torus
-from gdlib.torus_tests import ideal_torus_tests
+from gdlib.regions import CentreSquare, Cross, Lesion, Square, evaluation_grid, integer_grid
+from gdlib.report import assemble_report
+from gdlib.tori import ideal_torus
+from gdlib.torus_geometry import ideal_torus_tests
 from gdlib.training import TrainConfig, generates_requested, sample_and_score, scored
 
 PROFILE = "quick"  # any profile but smoke decides
@@ -65,8 +69,8 @@ C9B_MARGIN, C9B_GAP = 0.2, 0.1
 C9C_MIN, C9C_MARGIN = 0.5, 0.2
 C10_COLUMN, C10_THRESHOLD, C10_MIN_GAP, C10_TOLERANCE = "acc_all_strict", 0.6, 0.7, 0.5  # 06
 PERCOLATED = 0.5  # 07
-EXPECTED = [pe.Expectation(0.005, 0.3, 0.1, 0.3), pe.Expectation(0.005, 0.5, 0.0, 0.1),
-            pe.Expectation(0.005, 0.1, math.inf, math.inf)]
+EXPECTED = [pc.Expectation(0.005, 0.3, 0.1, 0.3), pc.Expectation(0.005, 0.5, 0.0, 0.1),
+            pc.Expectation(0.005, 0.1, math.inf, math.inf)]
 SIM_LAMBDAS = [round(0.05 * k, 2) for k in range(1, 21)]
 C12_LEVEL, SMALL_SIGMA, LATE_LAMBDA, TRAIN_GATE = 0.5, 0.1, 0.8, 0.6
 MIN_R, MIN_RISE = 0.8, 0.05
@@ -186,7 +190,8 @@ def test_untrained_and_noise_fail_c3_while_an_ideal_3d_torus_has_betti_numbers_1
     outcomes = {k: criterion(r) for k, r in controls.items()}
     assert all(fails(o) for o in outcomes.values()), {k: o.measured for k, o in outcomes.items()}
     # notebook 03's reference: the 3D torus on the paper's 32 x 32 grid
-    torus = rep.from_h("3D torus", grid_labels(32), ideal_torus("3d", grid_labels(32), 32))
+    labels = integer_grid(32, order="y fastest")
+    torus = rep.from_h("3D torus", labels, ideal_torus("3d", labels, 32))
     assert criterion(torus).passes
     evidence = Evidence(criterion(torus), outcomes, gates=tuple(GATE_PASSED))
     assert verdict(evidence, PROFILE)[0] is True
@@ -231,7 +236,7 @@ def test_c5_part_outcomes_survive_the_claims_file_as_booleans(tori, tmp_path, mo
 
 # C6a-C9c: the composition regions (notebook 05 at quick) --------------------------------------------------------
 @pytest.fixture(scope="module")
-def models() -> dict[str, comp.Model]:
+def models() -> dict[str, comp.ModelSpec]:
     base = TrainConfig(steps=1400, **TINY)
     return comp.by_key(comp.experiment_models(base, n=16, sigma=1.0, d=0.25, margin=6.0, cross=Cross.centred(16, 6.0),
                                               keep_fractions=[1.0, 0.2], lesion_widths=[1.0, 6.0],
@@ -249,7 +254,7 @@ def controls(models, bump_keys):
     return comp.control_scores(list(models.values()), bump_scoring=bump_keys)
 
 
-def composer_scores(model: comp.Model, shift: float = 3.0) -> dict:
+def composer_scores(model: comp.ModelSpec, shift: float = 3.0) -> dict:
     """Region scores of a generator that composes but does not interpolate: the formula's image at the requested
     centre, except that a coordinate inside the cross's band is drawn ``shift`` pixels off (strict scoring)."""
     n = model.data.n
@@ -265,15 +270,15 @@ def composer_scores(model: comp.Model, shift: float = 3.0) -> dict:
 def region_verdicts(criterion, keys, scores, controls, kinds, models) -> tuple[bool | None, dict]:
     """The verdict with ``scores`` as the model, and with each control kind in the model's place (its own gates)."""
     def decide(s):
-        gates = {k: comp.gate(models[k], s[k], LEARNT) for k in keys}
-        return verdict(comp.evidence(criterion, keys, s, controls, gates, kinds), PROFILE)[0]
+        gates = {k: cc.gate(models[k], s[k], LEARNT) for k in keys}
+        return verdict(cc.evidence(criterion, keys, s, controls, gates, kinds), PROFILE)[0]
 
     return decide(scores), {kind: decide(controls[kind]) for kind in kinds}
 
 
-def subject(scores, controls) -> comp.Subject:
+def subject(scores, controls) -> cc.Subject:
     """``scores`` read against notebook 05's floor (the copier) and ceiling (the oracle)."""
-    return comp.subjects(scores, controls, [])[0]
+    return cc.subjects(scores, controls, [])[0]
 
 
 def test_copier_floor_is_the_two_band_edge_columns_out_of_seven(controls):
@@ -282,12 +287,12 @@ def test_copier_floor_is_the_two_band_edge_columns_out_of_seven(controls):
     floor = controls[COPY]
     assert floor["2D"]["vertical"].x == pytest.approx(2 / 7)
     assert floor["2D"]["horizontal"].y == pytest.approx(2 / 7)
-    assert floor["lesion w=6"][comp.OOD].joint == pytest.approx(2 / 7)
-    assert floor["lesion w=1"][comp.OOD].joint == 0.0
+    assert floor["lesion w=6"][OOD].joint == pytest.approx(2 / 7)
+    assert floor["lesion w=1"][OOD].joint == 0.0
 
 
 def test_oracle_fails_c6a_while_a_generator_that_composes_without_interpolating_passes(models, controls):
-    criterion = lambda s: comp.no_interpolation(s, "2D", C6A_MAX)
+    criterion = lambda s: cc.no_interpolation(s, "2D", C6A_MAX)
     assert fails(criterion(subject(controls[ORACLE], controls)))
     composer = {"2D": composer_scores(models["2D"])}
     assert criterion(subject(composer, controls)).passes
@@ -296,7 +301,7 @@ def test_oracle_fails_c6a_while_a_generator_that_composes_without_interpolating_
 
 
 def test_copier_passes_c6b_so_c6b_cannot_hold_while_blank_fails_and_a_composer_passes(models, controls):
-    criterion = lambda s: comp.keeps_other_coordinate(s, "2D", C6B_MIN)
+    criterion = lambda s: cc.keeps_other_coordinate(s, "2D", C6B_MIN)
     assert fails(criterion(subject(controls[BLANK], controls)))
     # documented in notebook 05: in the vertical part every y value lies in the training set next to an x at the
     # band's edge, so copying the nearest training image gets y right as often as composing does
@@ -306,14 +311,14 @@ def test_copier_passes_c6b_so_c6b_cannot_hold_while_blank_fails_and_a_composer_p
     assert criterion(subject(composer, controls)).passes
     positive, with_controls = region_verdicts(criterion, ["2D"], composer, controls, [BLANK, COPY], models)
     assert positive is False and with_controls == {BLANK: None, COPY: False}
-    reason = verdict(comp.evidence(criterion, ["2D"], composer, controls,
-                                   {"2D": comp.gate(models["2D"], composer["2D"], LEARNT)}, [BLANK, COPY]), PROFILE)[1]
+    reason = verdict(cc.evidence(criterion, ["2D"], composer, controls,
+                                   {"2D": cc.gate(models["2D"], composer["2D"], LEARNT)}, [BLANK, COPY]), PROFILE)[1]
     assert COPY in reason and BLANK not in reason
 
 
 def test_blank_copier_and_oracle_fail_c7_while_stripes_that_compose_and_a_1d_model_that_does_not_pass(models,
                                                                                                        controls):
-    criterion = lambda s: comp.composes_everywhere(s, "2D+1D", "1D", C7_MIN, C7_MARGIN, C7_1D_MAX)
+    criterion = lambda s: cc.composes_everywhere(s, "2D+1D", "1D", C7_MIN, C7_MARGIN, C7_1D_MAX)
     kinds = [BLANK, COPY, ORACLE]
     for kind in kinds:
         assert fails(criterion(subject(controls[kind], controls))), kind
@@ -326,7 +331,7 @@ def test_blank_copier_and_oracle_fail_c7_while_stripes_that_compose_and_a_1d_mod
 
 
 def test_blank_copier_and_oracle_fail_c7b_while_a_rim_model_that_composes_passes(models, controls):
-    criterion = lambda s: comp.rim_composes(s, "1D + rim", "1D", C7B_MIN, C7B_MARGIN, C7B_GAIN)
+    criterion = lambda s: cc.rim_composes(s, "1D + rim", "1D", C7B_MIN, C7B_MARGIN, C7B_GAIN)
     kinds = [BLANK, COPY, ORACLE]
     for kind in kinds:
         assert fails(criterion(subject(controls[kind], controls))), kind
@@ -340,7 +345,7 @@ def test_blank_and_copier_fail_c8_while_bumps_drawn_everywhere_with_all_or_20_pe
                                                                                             bump_keys):
     full, small = "bump+stripes 100%", "bump+stripes 20%"
     assert set(bump_keys) == {full, small}
-    criterion = lambda s: comp.keeps_with_fewer(s, full, small, C8_MIN, C8_MARGIN, C8_TOLERANCE)
+    criterion = lambda s: cc.keeps_with_fewer(s, full, small, C8_MIN, C8_MARGIN, C8_TOLERANCE)
     for kind in (BLANK, COPY):
         assert fails(criterion(subject(controls[kind], controls))), kind
     positive = {k: controls[ORACLE][k] for k in (full, small)}  # scored "strict bumps" like the models
@@ -351,11 +356,11 @@ def test_blank_and_copier_fail_c8_while_bumps_drawn_everywhere_with_all_or_20_pe
 
 def test_blank_copier_and_oracle_fail_c9_while_interpolation_across_the_narrow_lesion_only_passes(models, controls):
     keys, widths = ["lesion w=1", "lesion w=6"], [1.0, 6.0]
-    criterion = lambda s: comp.interpolation_falls(s, keys, widths, C9_MARGIN, C9_DROP)
+    criterion = lambda s: cc.interpolation_falls(s, keys, widths, C9_MARGIN, C9_DROP)
     kinds = [BLANK, COPY, ORACLE]
     # the oracle interpolates perfectly at every width; its raw gain over copying still falls by 2/7 (the copier's
     # floor rises with the width), which the criterion must not read as a fall
-    assert controls[ORACLE]["lesion w=1"][comp.OOD].joint == controls[ORACLE]["lesion w=6"][comp.OOD].joint == 1.0
+    assert controls[ORACLE]["lesion w=1"][OOD].joint == controls[ORACLE]["lesion w=6"][OOD].joint == 1.0
     for kind in kinds:
         assert fails(criterion(subject(controls[kind], controls))), kind
     positive = {"lesion w=1": controls[ORACLE]["lesion w=1"], "lesion w=6": controls[COPY]["lesion w=6"]}
@@ -366,7 +371,7 @@ def test_blank_copier_and_oracle_fail_c9_while_interpolation_across_the_narrow_l
 
 def test_blank_copier_and_oracle_fail_c9b_while_composing_into_the_interior_cut_only_passes(models, controls):
     interior, exterior = "bump interior W=6", "bump exterior W=6"
-    criterion = lambda s: comp.interior_beats_exterior(s, interior, exterior, C9B_MARGIN, C9B_GAP)
+    criterion = lambda s: cc.interior_beats_exterior(s, interior, exterior, C9B_MARGIN, C9B_GAP)
     kinds = [BLANK, COPY, ORACLE]
     for kind in kinds:
         assert fails(criterion(subject(controls[kind], controls))), kind
@@ -378,7 +383,7 @@ def test_blank_copier_and_oracle_fail_c9b_while_composing_into_the_interior_cut_
 
 def test_blank_and_copier_fail_c9c_while_sos_composed_into_every_cut_passes(models, controls):
     keys = ["sos interior W=6", "sos exterior W=6"]
-    criterion = lambda s: comp.composes_in_every_cut(s, keys, C9C_MIN, C9C_MARGIN)
+    criterion = lambda s: cc.composes_in_every_cut(s, keys, C9C_MIN, C9C_MARGIN)
     for kind in (BLANK, COPY):
         assert fails(criterion(subject(controls[kind], controls))), kind
     positive = {k: controls[ORACLE][k] for k in keys}
@@ -408,17 +413,17 @@ def synthetic_sweep(planned: pd.DataFrame) -> pd.DataFrame:
 
 def test_blank_copier_and_null_worlds_fail_c10_while_bumps_needed_growing_like_n2_and_n_pass(sweep):
     points, planned = sweep
-    criterion = lambda r: se.bumps_needed(r, C10_COLUMN, C10_THRESHOLD, C10_MIN_GAP, C10_TOLERANCE)
+    criterion = lambda r: sc.bumps_needed(r, C10_COLUMN, C10_THRESHOLD, C10_MIN_GAP, C10_TOLERANCE)
     ctrl = {kind: se.results_table(points, None, planned, control=kind) for kind in (BLANK, COPY)}
-    ctrl.update({f"null world: {kind}": se.null_world(planned, kind, C10_COLUMN) for kind in se.NULL_WORLDS})
+    ctrl.update({f"null world: {kind}": sc.null_world(planned, kind, C10_COLUMN) for kind in sc.NULL_WORLDS})
     for name, table in ctrl.items():
         assert fails(criterion(table)), (name, criterion(table).measured)
     positive = synthetic_sweep(planned)
-    fits = se.fit_slopes(se.crossings(positive, "bumps", C10_COLUMN, C10_THRESHOLD))
+    fits = sc.fit_slopes(sc.crossings(positive, "bumps", C10_COLUMN, C10_THRESHOLD))
     assert fits["baseline"].slope == pytest.approx(2.0, abs=1e-6)
     assert fits["augmented"].slope == pytest.approx(1.0, abs=1e-6)
     assert criterion(positive).passes
-    gates = se.full_data_gates(positive, "acc_id_strict", LEARNT)
+    gates = sc.full_data_gates(positive, "acc_id_strict", LEARNT)
     assert decided(criterion, positive, ctrl, gates) is True
     for name, table in ctrl.items():
         assert decided(criterion, table, {k: v for k, v in ctrl.items() if k != name}, gates) is False, name
@@ -432,8 +437,8 @@ def simulation():
 
 
 def test_null_simulations_fail_c11_while_the_real_32x32_simulation_reproduces_fig_6c(simulation):
-    criterion = lambda r: pe.simulation_reproduces(r, EXPECTED, PERCOLATED)
-    nulls = {k: pe.null_simulation(simulation, k, 32) for k in pe.NULL_SIMULATIONS}
+    criterion = lambda r: pc.simulation_reproduces(r, EXPECTED, PERCOLATED)
+    nulls = {k: pc.null_simulation(simulation, k, 32) for k in pc.NULL_SIMULATIONS}
     for name, null in nulls.items():
         assert fails(criterion(null)), name
     outcome = criterion(simulation)
@@ -461,7 +466,7 @@ def learning_table() -> pe.SweepTable:
 
 
 def test_copier_and_blank_fail_c12_while_unseen_accuracy_learnt_earlier_for_wider_bumps_passes(lattice_configs):
-    criterion = lambda t: pe.learns_unseen(t, C12_LEVEL, SMALL_SIGMA, LATE_LAMBDA)
+    criterion = lambda t: pc.learns_unseen(t, C12_LEVEL, SMALL_SIGMA, LATE_LAMBDA)
     ctrl = {kind: pe.collect_results(lattice_configs, "unused", 0.005, source=kind) for kind in (COPY, BLANK)}
     for name, table in ctrl.items():
         assert fails(criterion(table)), name
@@ -469,24 +474,24 @@ def test_copier_and_blank_fail_c12_while_unseen_accuracy_learnt_earlier_for_wide
     assert np.all(ctrl[COPY].accuracy_seen == 1.0) and np.all(ctrl[COPY].accuracy_unseen == 0.0)
     positive = learning_table()
     assert criterion(positive).passes
-    assert decided(criterion, positive, ctrl, pe.training_gates(positive, TRAIN_GATE)) is True
-    assert decided(criterion, ctrl[COPY], gates=pe.training_gates(ctrl[COPY], TRAIN_GATE)) is False
-    assert decided(criterion, ctrl[BLANK], gates=pe.training_gates(ctrl[BLANK], TRAIN_GATE)) is None
+    assert decided(criterion, positive, ctrl, pc.training_gates(positive, TRAIN_GATE)) is True
+    assert decided(criterion, ctrl[COPY], gates=pc.training_gates(ctrl[COPY], TRAIN_GATE)) is False
+    assert decided(criterion, ctrl[BLANK], gates=pc.training_gates(ctrl[BLANK], TRAIN_GATE)) is None
 
 
 def test_oracle_copier_and_blank_fail_c12b_while_a_generator_drawing_wider_bumps_passes(lattice_configs):
     cfg = lattice_configs[(0.1, 0.8)]
-    ctrl = {kind: pe.width_evidence(cfg, "unused", ev=control_evaluation(kind, cfg)) for kind in (ORACLE, COPY, BLANK)}
+    ctrl = {kind: pc.width_evidence(cfg, "unused", ev=control_evaluation(kind, cfg)) for kind in (ORACLE, COPY, BLANK)}
     for name, w in ctrl.items():
-        assert fails(pe.wider_than_truth(w)), name
+        assert fails(pc.wider_than_truth(w)), name
     labels = evaluation_grid(cfg.data.n)
     wide = render("bump", labels[:, 0], labels[:, 1], cfg.data.n, 1.0, 1.0)  # sigma 1 where the truth is 0.1
-    positive = pe.width_evidence(cfg, "unused", ev=scored(cfg, "wide", wide, labels, {}))
+    positive = pc.width_evidence(cfg, "unused", ev=scored(cfg, "wide", wide, labels, {}))
     assert positive.truth.half_max_pixels == 1 and positive.median_half_max > 1
-    assert pe.wider_than_truth(positive).passes
-    assert decided(pe.wider_than_truth, positive, ctrl) is True
+    assert pc.wider_than_truth(positive).passes
+    assert decided(pc.wider_than_truth, positive, ctrl) is True
     for name, w in ctrl.items():
-        assert decided(pe.wider_than_truth, w, {k: v for k, v in ctrl.items() if k != name}) is False
+        assert decided(pc.wider_than_truth, w, {k: v for k, v in ctrl.items() if k != name}) is False
 
 
 def rising_losses_table(lattice_configs) -> pe.SweepTable:
@@ -499,10 +504,10 @@ def rising_losses_table(lattice_configs) -> pe.SweepTable:
 
 
 def test_untrained_network_and_flat_losses_fail_c12c_while_losses_rising_with_the_data_pass(lattice_configs):
-    criterion = lambda t: pe.losses_rise(t, MIN_R, MIN_RISE)
+    criterion = lambda t: pc.losses_rise(t, MIN_R, MIN_RISE)
     positive = rising_losses_table(lattice_configs)
     untrained = pe.collect_results(lattice_configs, "unused", 0.005, 10, 0, source="untrained")
-    ctrl = {"untrained network": untrained, "null world: losses independent of lambda": pe.flat_losses(positive)}
+    ctrl = {"untrained network": untrained, "null world: losses independent of lambda": pc.flat_losses(positive)}
     for name, table in ctrl.items():
         assert fails(criterion(table)), (name, criterion(table).measured)
     assert np.all(np.isfinite(untrained.train_loss)) and np.all(np.isfinite(untrained.val_loss))
@@ -682,5 +687,5 @@ def test_strict_bumps_scoring_counts_an_sos_crossing_at_the_right_place_as_wrong
     assert np.all(ev.shapes == CROSSING)
     strict = comp.score_evaluation(model, ev, "strict")
     bumps_only = comp.score_evaluation(model, ev, "strict bumps")
-    assert strict[comp.ALL].joint == 1.0  # the crossing is where it was asked for ...
+    assert strict[ALL].joint == 1.0  # the crossing is where it was asked for ...
     assert all(acc.joint == 0.0 for acc in bumps_only.values())  # ... but it is not a bump

@@ -14,13 +14,23 @@ from gdlib.datasets import (
     centred_in_holdout,
     composition_sets,
     grid_axis,
+    grid_centres,
     kept_fraction,
     make_dataset,
     nested_subsets,
     training_labels,
 )
 from gdlib.images import render
-from gdlib.regions import CentreSquare, Cross, Lesion, Square, evaluation_grid
+from gdlib.regions import (
+    CentreSquare,
+    Cross,
+    Lesion,
+    Square,
+    evaluation_grid,
+    integer_grid,
+    nearest_indices,
+    on_centres,
+)
 
 
 def test_bump_formula_at_known_points():
@@ -140,6 +150,27 @@ def test_evaluation_grid_is_the_integer_centres():
     assert grid.shape == (256, 2) and grid.min() == 1 and grid.max() == 16
     assert len({tuple(p) for p in grid}) == 256
 
+
+def test_one_grid_helper_in_two_explicit_row_orders():
+    x_fastest, y_fastest = integer_grid(32), integer_grid(32, order="y fastest")
+    assert x_fastest.shape == y_fastest.shape == (1024, 2) and x_fastest.min() == 1 and x_fastest.max() == 32
+    assert len({tuple(p) for p in x_fastest}) == 1024
+    assert x_fastest[:2].tolist() == [[1, 1], [2, 1]] and y_fastest[:2].tolist() == [[1, 1], [1, 2]]
+    assert np.array_equal(x_fastest.reshape(32, 32, 2).transpose(1, 0, 2).reshape(-1, 2), y_fastest)
+    assert np.array_equal(evaluation_grid(32), x_fastest) and evaluation_grid(32).dtype == np.float32
+    assert integer_grid(3, start=-1)[:, 0].tolist() == [-1, 0, 1] * 3
+    assert np.array_equal(grid_centres(DatasetConfig(n=8, d=1.0)), integer_grid(8))
+
+
+def test_the_nearest_centre_lookup_finds_grid_labels_exactly_and_wraps_on_a_torus():
+    centres = grid_centres(DatasetConfig(n=8, d=0.5))
+    index, dist = nearest_indices(centres[[5, 70]], centres, return_distance=True)
+    assert index.tolist() == [5, 70] and dist.tolist() == [0.0, 0.0]
+    assert on_centres(np.array([[1.0, 1.0], [1.2, 1.0]]), centres).tolist() == [True, False]
+    edge = np.array([[0.4, 3.0]])  # 0.6 from (1, 3); on a torus of side 8, 0.4 from (8, 3)
+    assert nearest_indices(edge, integer_grid(8))[0] == 16 and nearest_indices(edge, integer_grid(8), 8, True)[0] == 23
+    ties = [nearest_indices(np.array([[1.5, 1.0]]), integer_grid(8), seed=s)[0] for s in range(20)]
+    assert set(ties) == {0, 1}  # equidistant (1, 1) and (2, 1): broken at random, seeded
 
 @pytest.mark.parametrize("width", [1.0, 3.5, 8.0])
 def test_lesion_holds_out_a_vertical_band_of_the_given_width(width):

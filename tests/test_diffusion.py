@@ -96,6 +96,23 @@ def test_loss_is_the_mse_of_the_noise_prediction():
     assert 0.7 < float(loss(zero, schedule, x0, torch.zeros(4, 2), torch.Generator().manual_seed(0))) < 1.3
 
 
+def test_loss_draws_t_then_the_noise_unless_the_caller_fixes_them():
+    schedule = linear_schedule(100)
+    x0 = torch.rand(3, 1, 8, 8) * 2 - 1
+    seen = {}
+
+    def record(x_t, t, labels):
+        seen["x_t"], seen["t"] = x_t, t
+        return torch.zeros_like(x_t)
+
+    drawn = loss(record, schedule, x0, torch.zeros(3, 2), torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)
+    t = torch.randint(0, schedule.T, (3,), generator=g)
+    noise = torch.randn(x0.shape, generator=g)
+    assert torch.equal(seen["t"], t) and torch.equal(seen["x_t"], q_sample(schedule, x0, t, noise))
+    given = loss(record, schedule, x0, torch.zeros(3, 2), t=t, noise=noise)
+    assert float(given) == float(drawn) == float(torch.mean(noise**2))
+
 def test_to_uint8_maps_minus_one_to_black_and_one_to_white():
     out = to_uint8(torch.tensor([[[[-1.0, 0.0, 1.0, 2.0]]]]))
     assert out.dtype == np.uint8 and out.tolist() == [[[0, 128, 255, 255]]]

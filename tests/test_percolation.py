@@ -8,12 +8,12 @@ import pytest
 from gdlib.percolation import (
     component_sizes,
     largest_cluster_ratio,
-    lattice,
     offset_overlaps,
     pair_overlaps,
     simulate,
     spanning_forest,
 )
+from gdlib.regions import integer_grid
 
 
 def test_components_of_a_hand_made_graph():
@@ -34,17 +34,17 @@ def test_offset_table_is_one_at_zero_and_symmetric():
 
 
 def test_a_huge_sigma_at_lambda_one_is_one_cluster():
-    assert largest_cluster_ratio(lattice(16), sigma=8.0, threshold=0.005, n=16) == 1.0
+    assert largest_cluster_ratio(integer_grid(16), sigma=8.0, threshold=0.005, n=16) == 1.0
 
 
 def test_sigma_0_1_never_connects_at_threshold_0_005():
-    ov = pair_overlaps(lattice(32), offset_overlaps(0.1, 31))
+    ov = pair_overlaps(integer_grid(32), offset_overlaps(0.1, 31))
     assert component_sizes(1024, *np.nonzero(np.triu(ov > 0.005, 1))).max() == 1
 
 
 def test_spanning_forest_gives_the_components_of_direct_thresholding():
     rng = np.random.default_rng(3)
-    points = lattice(20)[rng.permutation(400)[:150]]
+    points = integer_grid(20)[rng.permutation(400)[:150]]
     for sigma in (0.5, 1.0):
         ov = pair_overlaps(points, offset_overlaps(sigma, 19))
         rows, cols, weight = spanning_forest(ov, 0.005)

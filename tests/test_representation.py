@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from gdlib import representation as rep
-from gdlib.tori import clifford_torus, grid_labels, torus_3d
-from gdlib.torus_tests import ideal_torus_tests, torus_tests
+from gdlib.regions import integer_grid
+from gdlib.tori import clifford_torus, torus_3d
+from gdlib.torus_geometry import ideal_torus_tests, torus_tests
 
 
 def test_c1_wants_a_final_pr_near_7_that_settled_after_an_inner_peak():
@@ -45,7 +46,7 @@ def test_a_circle_is_one_dominant_ring_and_a_blob_is_none():
 
 @pytest.fixture(scope="module")
 def ideal():
-    labels = grid_labels(12)
+    labels = integer_grid(12, order="y fastest")
     return labels, ideal_torus_tests(labels, n=12, n_pairs=60, seed=0)
 
 

@@ -9,20 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gdlib.crossing import threshold_crossing
 from gdlib.datasets import make_dataset, training_labels
-from gdlib.regions import CentreSquare, evaluation_grid
-from gdlib.sample_efficiency import (
-    bumps_needed,
+from gdlib.experiments.sample_efficiency import (
     centre_square_share,
-    crossings,
     data_config,
-    fit_power_law,
-    fit_slopes,
     planned_table,
     sweep_points,
-    threshold_crossing,
     training_counts,
 )
+from gdlib.experiments.sample_efficiency_claims import bumps_needed, crossings, fit_power_law, fit_slopes
+from gdlib.regions import CentreSquare, evaluation_grid
 from gdlib.training import TrainConfig
 
 
@@ -160,3 +157,21 @@ def test_data_config_rejects_bad_values():
     with pytest.raises(ValueError, match="percent"):
         data_config(8, "baseline", 0.0)
     assert data_config(8, "baseline", 10.0).keep_fraction == pytest.approx(0.1)
+
+
+def test_fig5ab_draws_one_curve_per_size_with_the_spread_over_seeds():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gdlib.plots.sample_efficiency import plot_accuracy_vs_percent
+
+    rows = [{"dataset": "baseline", "N": n, "seed": seed, "percent": p, "acc_all_strict": min(1.0, p / 50 + 0.1 * seed)}
+            for n in (8, 12) for seed in (0, 1) for p in (0.3, 3.0, 100.0)]
+    fig, ax = plt.subplots()
+    plot_accuracy_vs_percent(ax, pd.DataFrame(rows), "baseline")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["N = 8", "N = 12"]
+    curve = next(line for line in ax.lines if len(line.get_xdata()) == 3)
+    assert curve.get_ydata().tolist() == pytest.approx([100 * (0.3 / 50 + 0.05), 100 * (3 / 50 + 0.05), 100.0])
+    plt.close(fig)

@@ -8,7 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from gdlib.plots_geometry import plot_eigenspectrum, plot_pca_projections
+from gdlib.plots.geometry import plot_eigenspectrum, plot_pca_projections
+from gdlib.regions import integer_grid
 from gdlib.spectrum import (
     explained_variance_ratio,
     participation_ratio,
@@ -17,7 +18,7 @@ from gdlib.spectrum import (
     pca_eigenvalues,
     pca_project,
 )
-from gdlib.tori import clifford_torus, grid_labels, torus_3d
+from gdlib.tori import clifford_torus, torus_3d
 
 
 def _embedded_gaussian(k: int, d: int = 50, n: int = 20000, seed: int = 0) -> np.ndarray:
@@ -33,7 +34,7 @@ def test_participation_ratio_of_an_isotropic_k_dim_gaussian_is_k(k):
 
 
 def test_participation_ratio_of_a_clifford_torus_is_4_and_of_a_3d_torus_below_3():
-    labels = grid_labels(32)
+    labels = integer_grid(32, order="y fastest")
     assert participation_ratio(clifford_torus(labels, 32)) == pytest.approx(4.0, rel=0.05)
     # ((R^2 + r^2)^2 / ((R^2 + r^2/2)^2 / 2 + r^4 / 4) = 25 / 10.375 for R = 2, r = 1.
     assert participation_ratio(torus_3d(labels, 32)) == pytest.approx(25 / 10.375, rel=1e-6)
@@ -64,7 +65,7 @@ def test_wide_data_uses_the_same_spectrum_as_the_svd():
 
 
 def test_pca_projection_of_a_clifford_torus_keeps_its_variance():
-    x = clifford_torus(grid_labels(16), 16)
+    x = clifford_torus(integer_grid(16, order="y fastest"), 16)
     coords = pca_project(x, 4)
     assert coords.shape == (256, 4)
     assert np.allclose(coords.var(axis=0, ddof=1), pca_eigenvalues(x, 4))
@@ -94,7 +95,7 @@ def test_bad_representations_are_refused():
 
 
 def test_geometry_plots_draw_on_given_axes():
-    labels = grid_labels(8)
+    labels = integer_grid(8, order="y fastest")
     x = clifford_torus(labels, 8)
     fig, axes = plt.subplots(1, 3)
     plot_eigenspectrum(x, axes[0], k=4, top=4)

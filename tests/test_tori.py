@@ -5,14 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from gdlib.tori import clifford_torus, grid_labels, ideal_torus, infer_period, labels_to_angles, torus_3d
-
-
-def test_grid_labels_enumerate_all_n_by_n_integer_centres():
-    labels = grid_labels(32)
-    assert labels.shape == (1024, 2)
-    assert len({tuple(row) for row in labels}) == 1024
-    assert labels.min() == 1 and labels.max() == 32
+from gdlib.regions import integer_grid
+from gdlib.tori import clifford_torus, ideal_torus, infer_period, labels_to_angles, torus_3d
 
 
 def test_angles_are_two_pi_mu_over_n_and_periodic():
@@ -25,7 +19,7 @@ def test_angles_are_two_pi_mu_over_n_and_periodic():
 
 
 def test_3d_torus_points_lie_on_the_torus_surface():
-    x = torus_3d(grid_labels(16), 16, R=3.0, r=1.0)
+    x = torus_3d(integer_grid(16, order="y fastest"), 16, R=3.0, r=1.0)
     assert x.shape == (256, 3)
     # (sqrt(x^2 + y^2) - R)^2 + z^2 = r^2
     rho = np.hypot(x[:, 0], x[:, 1])
@@ -33,7 +27,7 @@ def test_3d_torus_points_lie_on_the_torus_surface():
 
 
 def test_clifford_torus_is_two_circles_in_orthogonal_planes_on_the_unit_sphere():
-    x = clifford_torus(grid_labels(16), 16)
+    x = clifford_torus(integer_grid(16, order="y fastest"), 16)
     assert x.shape == (256, 4)
     assert np.allclose(np.sum(x[:, :2] ** 2, axis=1), 0.5)
     assert np.allclose(np.sum(x[:, 2:] ** 2, axis=1), 0.5)
@@ -41,7 +35,7 @@ def test_clifford_torus_is_two_circles_in_orthogonal_planes_on_the_unit_sphere()
 
 
 def test_noise_is_seeded_and_has_the_requested_scale():
-    labels = grid_labels(32)
+    labels = integer_grid(32, order="y fastest")
     clean = torus_3d(labels, 32)
     a = torus_3d(labels, 32, noise=0.1, seed=3)
     assert np.array_equal(a, torus_3d(labels, 32, noise=0.1, seed=3))
@@ -50,7 +44,7 @@ def test_noise_is_seeded_and_has_the_requested_scale():
 
 
 def test_ideal_torus_dispatches_and_infer_period_reads_the_grid():
-    labels = grid_labels(16)
+    labels = integer_grid(16, order="y fastest")
     assert ideal_torus("3d", labels, 16).shape == (256, 3)
     assert ideal_torus("clifford", labels, 16).shape == (256, 4)
     assert infer_period(labels) == 16
@@ -67,12 +61,12 @@ def test_ideal_torus_dispatches_and_infer_period_reads_the_grid():
         (lambda L: clifford_torus(L, 16, r1=-1.0), "r1"),
         (lambda L: clifford_torus(L, 0), "n"),
         (lambda L: ideal_torus("donut", L, 16), "kind"),
-        (lambda L: grid_labels(0), "n"),
+        (lambda L: integer_grid(0), "n"),
     ],
 )
 def test_bad_parameters_raise_value_error_naming_them(call, name):
     with pytest.raises(ValueError, match=rf"^{name} = "):
-        call(grid_labels(4))
+        call(integer_grid(4, order="y fastest"))
 
 
 def test_labels_must_be_pairs():

@@ -1,6 +1,6 @@
-"""Tests of gdlib.torus_tests: orthogonality and parallelism tests of tori (App. B, Fig. 3, Fig. 8).
+"""Tests of gdlib.torus_geometry: orthogonality and parallelism tests of tori (App. B, Fig. 3, Fig. 8).
 
-Expected values are derived in the module docstring of gdlib.torus_tests from the parametrisations
+Expected values are derived in the module docstring of gdlib.torus_geometry from the parametrisations
 of gdlib.tori (3D torus: mu_x toroidal angle, mu_y poloidal).
 """
 
@@ -12,19 +12,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from gdlib.tori import clifford_torus, grid_labels, torus_3d
-from gdlib.torus_tests import (
+from gdlib.plots.geometry import plot_torus_tests
+from gdlib.regions import integer_grid
+from gdlib.tori import clifford_torus, torus_3d
+from gdlib.torus_geometry import (
     FAMILIES,
     STATISTICS,
     distances_to_ideal_tori,
     ideal_torus_tests,
-    plot_torus_tests,
     torus_tests,
     wasserstein_distances,
 )
 
 N = 16
-LABELS = grid_labels(N)
+LABELS = integer_grid(N, order="y fastest")
 
 
 @pytest.fixture(scope="module")

@@ -12,27 +12,28 @@ import numpy as np
 import pytest
 import torch
 
+from gdlib.accuracy import bump_width
+from gdlib.crossing import threshold_crossing
 from gdlib.datasets import training_labels
-from gdlib.images import render
-from gdlib.percolation import PercolationResult
-from gdlib.percolation_experiment import (
+from gdlib.experiments.percolation import (
     PAPER_LAMBDAS,
-    Expectation,
     SweepTable,
     batch_counts,
-    bump_width,
-    diffusion_loss,
-    first_crossing,
     lattice_data,
+    seen_mask,
+    sweep_configs,
+)
+from gdlib.experiments.percolation_claims import (
+    Expectation,
     learns_unseen,
-    loss_timesteps,
     losses_rise,
     percolation_onsets,
-    seen_mask,
     simulation_reproduces,
-    sweep_configs,
     training_gates,
 )
+from gdlib.experiments.percolation_losses import diffusion_loss, loss_timesteps
+from gdlib.images import render
+from gdlib.percolation import PercolationResult
 from gdlib.training import TrainConfig, get_or_train
 
 TINY = dict(width=8, heads=1, attention_resolutions=(), enc_dim=16, T=100, batch_size=16, lr=2e-3,
@@ -126,11 +127,11 @@ def test_a_trained_tiny_model_has_a_lower_loss_than_an_untrained_one():
 
 
 # claims -------------------------------------------------------------------------------------------
-def test_first_crossing_is_the_first_lambda_above_the_level():
+def test_the_onset_is_the_first_lambda_above_the_level():
     lambdas = [0.1, 0.2, 0.3]
-    assert first_crossing(lambdas, [0.1, 0.5, 0.9], 0.5) == 0.3
-    assert first_crossing(lambdas, [0.1, 0.5, 0.9], 0.5, inclusive=True) == 0.2
-    assert first_crossing(lambdas, [0.1, 0.2, 0.3], 0.5) == math.inf
+    assert threshold_crossing(lambdas, [0.1, 0.5, 0.9], 0.5, inclusive=False).first == 0.3
+    assert threshold_crossing(lambdas, [0.1, 0.5, 0.9], 0.5).first == 0.2
+    assert threshold_crossing(lambdas, [0.1, 0.2, 0.3], 0.5).first == math.inf
 
 
 def _result(mean: np.ndarray, std: np.ndarray | None = None, sigmas=(0.1, 0.5, 1.0), thresholds=(0.005, 0.05),

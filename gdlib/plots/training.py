@@ -1,5 +1,5 @@
-"""Figures of a training run (notebook 02): loss and accuracy curves, generated samples beside the
-ground truth, samples over training, and a widget browsing samples by centre and checkpoint."""
+"""Figures of a training run (notebook 02): loss and accuracy curves, generated samples beside the ground truth,
+samples over training."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gdlib.images import render
-from gdlib.training import Evaluation, TrainConfig, evaluate, load_metrics
+from gdlib.accuracy import correct
+from gdlib.controls import oracle_images
+from gdlib.training import Evaluation, TrainConfig, load_metrics
 
 
 def plot_training_curves(cfg: TrainConfig, name: str, axes: Sequence[plt.Axes] | None = None) -> plt.Figure:
@@ -43,13 +44,6 @@ def plot_training_curves(cfg: TrainConfig, name: str, axes: Sequence[plt.Axes] |
     return fig
 
 
-def ground_truth(cfg: TrainConfig, labels: np.ndarray) -> np.ndarray:
-    """The training formula's image at each centre (uint8, (M, N, N))."""
-    labels = np.asarray(labels, dtype=np.float64)
-    d = cfg.data
-    return render(d.family, labels[:, 0], labels[:, 1], d.n, d.sigma_x, d.sigma_y, d.periodic)
-
-
 def _pick(labels: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(len(labels), size=min(count, len(labels)), replace=False))
@@ -59,9 +53,7 @@ def plot_samples_vs_truth(cfg: TrainConfig, ev: Evaluation, count: int = 8, seed
     """Generated samples (top row) beside the ground-truth image of the same centre (bottom row); a red
     cross marks the estimated centre, the title says the label and whether the sample counts."""
     idx = _pick(ev.labels, count, seed)
-    truth = ground_truth(cfg, ev.labels[idx])
-    from gdlib.evaluation import correct
-
+    truth = oracle_images(ev.labels[idx], cfg.data)
     ok = correct(ev.labels[idx], ev.centres[idx], cfg.data.n, cfg.data.periodic).all(axis=1)
     fig, axes = plt.subplots(2, len(idx), figsize=(1.6 * len(idx), 3.6), squeeze=False)
     for j, i in enumerate(idx):
@@ -101,37 +93,3 @@ def plot_samples_over_training(evaluations: Sequence[Evaluation], count: int = 8
     return fig
 
 
-def sample_browser(cfg: TrainConfig, name: str, epochs: Sequence[int | str]):
-    """ipywidgets: sliders over (mu_x, mu_y) on the integer grid and over the evaluated checkpoints,
-    showing the generated sample and the ground truth. For a live kernel only (never the figure of record)."""
-    import ipywidgets as widgets
-
-    evals = {str(e): evaluate(cfg, name, e, layers=()) for e in epochs}
-    n = cfg.data.n
-    out = widgets.Output()
-
-    def show(mu_x: int, mu_y: int, checkpoint: str) -> None:
-        ev = evals[checkpoint]
-        i = int(np.argmin(np.abs(ev.labels - np.array([mu_x, mu_y])).sum(axis=1)))
-        with out:
-            out.clear_output(wait=True)
-            fig, axes = plt.subplots(1, 2, figsize=(5, 2.6))
-            axes[0].imshow(ev.images[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-            axes[0].plot(ev.centres[i, 0] - 1, ev.centres[i, 1] - 1, "r+", ms=10)
-            axes[0].set_title(f"generated, epoch {checkpoint}", fontsize=9)
-            axes[1].imshow(ground_truth(cfg, ev.labels[i:i + 1])[0], cmap="gray", vmin=0, vmax=255,
-                           interpolation="nearest")
-            axes[1].set_title(f"truth ({ev.labels[i, 0]:.0f}, {ev.labels[i, 1]:.0f})", fontsize=9)
-            for ax in axes:
-                ax.set_xticks([])
-                ax.set_yticks([])
-            plt.show()
-
-    controls = {
-        "mu_x": widgets.IntSlider(value=n // 2, min=1, max=n, description="mu_x"),
-        "mu_y": widgets.IntSlider(value=n // 2, min=1, max=n, description="mu_y"),
-        "checkpoint": widgets.SelectionSlider(options=list(evals), value=list(evals)[-1],
-                                              description="epoch"),
-    }
-    widgets.interactive_output(show, controls)
-    return widgets.VBox([widgets.HBox(list(controls.values())), out])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gdlib.evaluation import (
+from gdlib.accuracy import (
     DARKEST,
     HALF_MAX,
     NO_BUMP,

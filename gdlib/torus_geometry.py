@@ -22,7 +22,7 @@ Statistics of a pair (A, B), with P_A, P_B the (D, 2) orthonormal plane bases:
   of sin^2 of the two principal angles.
 
 What the ideal tori give (derived from the parametrisations in :mod:`gdlib.tori`, checked in
-tests/test_torus_tests.py):
+tests/test_torus_geometry.py):
 
 * Clifford torus: S(fix x) all lie in the (e3, e4) plane and S(fix y) in (e1, e2). x-on-y angles
   (90, 90), parallelism 1; x-on-x and y-on-y angles (0, 0), parallelism 0.
@@ -43,9 +43,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.linalg import subspace_angles
 from scipy.stats import wasserstein_distance
 
 from gdlib.checks import check_choice, check_int
+from gdlib.regions import grid
 from gdlib.spectrum import pca
 from gdlib.tori import TORUS_KINDS, ideal_torus, infer_period
 
@@ -53,8 +55,6 @@ FAMILIES = ("x-on-y", "x-on-x", "y-on-y")
 STATISTICS = ("orthogonality", "parallelism")
 DEFAULT_N_PAIRS = 500
 # Fig. 3 colours: 3D torus blue, model green, Clifford torus orange.
-COLORS = {"3d": "tab:blue", "model": "tab:green", "clifford": "tab:orange"}
-TITLES = {"3d": "3D torus", "model": "model", "clifford": "Clifford torus"}
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,7 @@ def ring_planes(
 
 
 def _draw_pairs(m_a: int, m_b: int, same: bool, n_pairs: int | None, rng: np.random.Generator) -> np.ndarray:
-    ia, ib = np.meshgrid(np.arange(m_a), np.arange(m_b), indexing="ij")
-    pairs = np.stack([ia.ravel(), ib.ravel()], axis=1)
+    pairs = grid(np.arange(m_a), np.arange(m_b), order="y fastest").astype(np.int64)  # (ring of A, ring of B)
     if same:
         pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     if n_pairs is not None and n_pairs < len(pairs):
@@ -116,16 +115,9 @@ def _draw_pairs(m_a: int, m_b: int, same: bool, n_pairs: int | None, rng: np.ran
 
 
 def principal_angles_deg(basis_a: np.ndarray, basis_b: np.ndarray) -> np.ndarray:
-    """Principal angles between the spans of two orthonormal (D, k) bases, in degrees, increasing.
-
-    Cosines from the singular values of A^T B, sines from those of B - A A^T B, combined with arctan2
-    so that angles near 0 and near 90 degrees are both accurate (as ``scipy.linalg.subspace_angles``).
-    """
-    cross = basis_a.T @ basis_b
-    cos = np.linalg.svd(cross, compute_uv=False)  # decreasing: cosines of the increasing angles
-    sin = np.linalg.svd(basis_b - basis_a @ cross, compute_uv=False)[::-1]  # increasing sines
-    k = min(len(cos), len(sin))
-    return np.sort(np.degrees(np.arctan2(sin[:k], cos[:k])))
+    """Principal angles between the spans of two (D, k) bases, in degrees, increasing
+    (``scipy.linalg.subspace_angles``, accurate near 0 and near 90 degrees alike)."""
+    return np.sort(np.degrees(subspace_angles(basis_a, basis_b)))
 
 
 def parallelism_error(points_b: np.ndarray, basis_a: np.ndarray) -> float:
@@ -232,57 +224,3 @@ def distances_to_ideal_tori(
     return {kind: wasserstein_distances(model, ideal[kind]) for kind in TORUS_KINDS}
 
 
-def plot_torus_tests(
-    results: Mapping[str, TorusTestResult],
-    fig=None,
-    overlay: bool = False,
-    bins: int = 30,
-):
-    """Draw the Fig. 3 grid of histograms onto ``fig`` (a new figure if None); returns the figure.
-
-    Rows: x-on-y, x-on-x, y-on-y; columns: orthogonality (principal angles, degrees, 0..90) and
-    parallelism (normalised error, 0..1). ``results`` maps a name to its result, e.g.
-    ``{"3d": ..., "model": ..., "clifford": ...}``: side by side (a 2-column block per result, as in
-    Fig. 3 a-c) or, with ``overlay=True``, overlaid in one 3 x 2 grid. Names "3d", "model" and
-    "clifford" get the paper's colours (blue, green, orange).
-    """
-    import matplotlib.pyplot as plt
-
-    if not results:
-        raise ValueError("results is empty: nothing to plot")
-    check_int("bins", bins, 1)
-    names = list(results)
-    n_blocks = 1 if overlay else len(names)
-    if fig is None:
-        fig = plt.figure(figsize=(3.2 * 2 * n_blocks, 7.5), layout="constrained")
-    axes = fig.subplots(len(FAMILIES), 2 * n_blocks, squeeze=False)
-    ranges = {"orthogonality": (0.0, 90.0), "parallelism": (0.0, 1.0)}
-    edges = {s: np.linspace(*ranges[s], bins + 1) for s in STATISTICS}
-    fallback = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"][3:])
-    colors = {name: COLORS.get(name) or next(fallback, "gray") for name in names}
-    for k, name in enumerate(names):
-        block = 0 if overlay else k
-        for row, family in enumerate(FAMILIES):
-            for col, stat in enumerate(STATISTICS):
-                ax = axes[row, 2 * block + col]
-                values = np.clip(results[name].statistic(family, stat), *ranges[stat])
-                ax.hist(
-                    values,
-                    bins=edges[stat],
-                    color=colors[name],
-                    alpha=0.6 if overlay else 0.9,
-                    label=TITLES.get(name, name),
-                )
-                ax.set_xlim(*ranges[stat])
-                if row == 0:
-                    title = stat if overlay else f"{TITLES.get(name, name)}\n{stat}"
-                    ax.set_title(title, fontsize=9)
-                if row == len(FAMILIES) - 1:
-                    ax.set_xlabel(
-                        "principal angle (deg)" if stat == "orthogonality" else "reconstruction error"
-                    )
-                if col == 0 and block == 0:
-                    ax.set_ylabel(family)
-    if overlay:
-        axes[0, 0].legend(fontsize=8)
-    return fig

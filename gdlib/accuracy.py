@@ -31,6 +31,12 @@ at N = 16 under App. A.3's rule and 0% under the strict one. Region claims use t
 **Shape** (:func:`classify_shape`): whether the darkest spot is a bump, the crossing of two stripes (an
 SOS), a single stripe, or nothing. Stripes reach the frame and a bump does not, so the test looks along
 the row and the column through the darkest pixel, away from it: a stripe keeps darkness there.
+
+**Width** (:func:`bump_width`, Fig. 6d: the model draws sigma = 0.1 wider): the number of pixels of the darkest
+connected spot whose darkness is at least half the darkest pixel's (8-connected), and a sigma from the
+darkness-weighted second moment in a window around the darkest pixel (the bump formula's darkness
+exp(-r^2 / (4 sigma^2)) has per-axis variance 2 sigma^2; pixels below a tenth of the peak are ignored; a single
+dark pixel gives 0).
 """
 
 from __future__ import annotations
@@ -40,10 +46,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
-from gdlib.checks import check_choice
+from gdlib.checks import check_choice, check_int
 from gdlib.images import darkness
+from gdlib.regions import HoldOut, region_codes, region_names
 
+#: The regions of :func:`region_accuracy` beyond a hold-out's parts: all held-out parts together, every sample.
+OOD, ALL = "OOD", "all"
 NO_BUMP_DARKNESS = 0.3
 HALF_MAX = 0.5
 #: Darkness around the spot whose centre is sought, as a fraction of the peak: none around a bump; the
@@ -67,6 +78,18 @@ STRIPE_LEVEL = 0.25
 STRIPE_GAP = 3
 
 
+def _darkest(images: np.ndarray) -> tuple[np.ndarray, bool, np.ndarray, np.ndarray]:
+    """The darkness (M, N, N) of one image (N, N) or a stack, whether it was one image, and each image's darkest
+    pixel: its flat index (the first in row order on a tie) and its darkness."""
+    a = darkness(images)
+    single = a.ndim == 2
+    if single:
+        a = a[None]
+    flat = a.reshape(len(a), -1)
+    arg = flat.argmax(axis=1)
+    return a, single, arg, flat[np.arange(len(a)), arg]
+
+
 def classify_shape(images: np.ndarray, periodic: bool = False) -> np.ndarray:
     """Shape code of each image (BLANK, BUMP, CROSSING or STRIPE; see the module docstring), int8 (M,).
 
@@ -75,14 +98,8 @@ def classify_shape(images: np.ndarray, periodic: bool = False) -> np.ndarray:
     a stripe (:data:`STRIPE_LEVEL`, :data:`STRIPE_GAP`; distances wrap on periodic data): none is a bump,
     both a crossing, one a single stripe.
     """
-    a = darkness(images)
-    single = a.ndim == 2
-    if single:
-        a = a[None]
+    a, single, arg, peak = _darkest(images)
     m, n_rows, n_cols = a.shape
-    flat = a.reshape(m, -1)
-    arg = flat.argmax(axis=1)
-    peak = flat[np.arange(m), arg]
     row, col = arg // n_cols, arg % n_cols
 
     def away(n: int, at: np.ndarray) -> np.ndarray:  # (M, n): pixels at least STRIPE_GAP from ``at``
@@ -108,28 +125,17 @@ def count_blobs(mask: np.ndarray, periodic: bool = False) -> int:
     labels, count = ndimage.label(mask, structure=_EIGHT)
     if not periodic or count <= 1:
         return count
-    parent = list(range(count + 1))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    n_rows, n_cols = labels.shape
-    # opposite edges touch on a torus: last column next to first column (rows r-1, r, r+1), same for rows
-    edges = ((labels[:, -1], labels[:, 0], n_rows), (labels[-1, :], labels[0, :], n_cols))
-    for a_edge, b_edge, length in edges:
-        for i in range(length):
-            if not a_edge[i]:
-                continue
-            for j in (i - 1, i, i + 1):
-                b = b_edge[j % length]
-                if b:
-                    ra, rb = find(int(a_edge[i])), find(int(b))
-                    if ra != rb:
-                        parent[ra] = rb
-    return len({find(i) for i in range(1, count + 1)})
+    # On a torus the last column touches the first (rows r-1, r, r+1), and the last row the first row: join the
+    # blobs that meet across an edge, then count the components of that graph of blobs.
+    pairs = []
+    for a_edge, b_edge in ((labels[:, -1], labels[:, 0]), (labels[-1, :], labels[0, :])):
+        for shift in (-1, 0, 1):
+            b = np.roll(b_edge, -shift)  # b[i] = b_edge[(i + shift) % length]
+            touch = (a_edge > 0) & (b > 0)
+            pairs.append(np.stack([a_edge[touch], b[touch]]))
+    rows, cols = np.concatenate(pairs, axis=1) - 1
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(count, count))
+    return int(connected_components(graph, directed=False)[0])
 
 
 def centroid(a: np.ndarray, periodic: bool = False) -> tuple[float, float]:
@@ -172,14 +178,8 @@ def estimate_centres(images: np.ndarray, periodic: bool = False, return_method: 
     With ``return_method`` also the int array of how each centre was found (DARKEST, NO_BUMP, SEVERAL).
     """
     level = half_max_level(family)
-    a = darkness(images)
-    single = a.ndim == 2
-    if single:
-        a = a[None]
+    a, single, arg, peak = _darkest(images)
     m, n_rows, n_cols = a.shape
-    flat = a.reshape(m, -1)
-    arg = flat.argmax(axis=1)
-    peak = flat[np.arange(m), arg]
     centres = np.stack([arg % n_cols + 1, arg // n_cols + 1], axis=1).astype(np.float64)
     method = np.full(m, DARKEST, dtype=np.int8)
     for i in range(m):
@@ -241,7 +241,7 @@ def accuracy(labels: np.ndarray, centres: np.ndarray, n: int | None = None, peri
 
     Without ``regions``: one :class:`Accuracy`. With an int array of region codes (M,) and
     ``region_names`` (code -> name): a dict name -> Accuracy for every named code (count 0 and NaN
-    fractions for a region with no sample), plus ``"all"``. ``valid`` (M,) bool: samples that may count at
+    fractions for a region with no sample), plus :data:`ALL`. ``valid`` (M,) bool: samples that may count at
     all (:func:`strict` for the strict accuracy); the others are wrong.
     """
     ok = correct(labels, centres, n, periodic, valid)
@@ -260,8 +260,21 @@ def accuracy(labels: np.ndarray, centres: np.ndarray, n: int | None = None, peri
     if region_names is None:
         region_names = {int(c): str(c) for c in np.unique(regions)}
     out = {name: summarise(regions == code) for code, name in region_names.items()}
-    out["all"] = summarise(everything)
+    out[ALL] = summarise(everything)
     return out
+
+
+def region_accuracy(labels: np.ndarray, centres: np.ndarray, n: int, holdout: HoldOut | None,
+                    periodic: bool = False, valid: np.ndarray | None = None) -> dict[str, Accuracy]:
+    """Eq. 1 per region of ``holdout`` (:mod:`gdlib.regions`), the regions of the *requested* centres: in
+    distribution, each held-out part, :data:`OOD` (the union of the parts) and :data:`ALL`, in that order.
+    ``valid`` as in :func:`accuracy` (:func:`strict` for the strict accuracy)."""
+    codes = region_codes(labels, holdout, n)
+    names = region_names(holdout)
+    parts = accuracy(labels, centres, n, periodic, regions=codes, region_names=names, valid=valid)
+    union = accuracy(labels, centres, n, periodic, regions=(codes > 0).astype(np.int8), region_names={1: OOD},
+                     valid=valid)
+    return {**{name: parts[name] for name in names.values()}, OOD: union[OOD], ALL: parts[ALL]}
 
 
 def score_images(images: np.ndarray, labels: np.ndarray, n: int, periodic: bool = False,
@@ -270,3 +283,32 @@ def score_images(images: np.ndarray, labels: np.ndarray, n: int, periodic: bool 
                  ) -> Accuracy | dict[str, Accuracy]:
     """Estimate the centres of uint8-scale images of ``family`` and score them against ``labels`` (Eq. 1)."""
     return accuracy(labels, estimate_centres(images, periodic, family=family), n, periodic, regions, region_names)
+
+
+@dataclass(frozen=True)
+class BumpWidth:
+    """Half-maximum area (pixels) and second-moment sigma of the darkest spot of an image."""
+
+    half_max_pixels: int
+    sigma: float
+    peak: float
+
+
+def bump_width(image: np.ndarray, window: int = 3) -> BumpWidth:
+    """Width of the darkest spot of a uint8-scale image (0 black .. 255 white); see the module docstring."""
+    check_int("window", window, 1)
+    a = darkness(np.asarray(image, dtype=np.float64))
+    iy, ix = np.unravel_index(int(np.argmax(a)), a.shape)
+    peak = float(a[iy, ix])
+    if peak <= 0:
+        return BumpWidth(0, float("nan"), 0.0)
+    labelled, _ = ndimage.label(a >= 0.5 * peak, structure=np.ones((3, 3), dtype=bool))
+    half = int(np.sum(labelled == labelled[iy, ix]))
+    y0, y1 = max(0, iy - window), min(a.shape[0], iy + window + 1)
+    x0, x1 = max(0, ix - window), min(a.shape[1], ix + window + 1)
+    w = a[y0:y1, x0:x1].copy()
+    w[w < 0.1 * peak] = 0.0
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    mx, my = np.sum(w * xx) / w.sum(), np.sum(w * yy) / w.sum()
+    var = 0.5 * (np.sum(w * (xx - mx) ** 2) + np.sum(w * (yy - my) ** 2)) / w.sum()
+    return BumpWidth(half, float(np.sqrt(var / 2.0)), peak)

@@ -1,38 +1,22 @@
-"""Figures of the data (notebook 01) and the one way every notebook saves a figure."""
+"""Figures of the data (notebook 01): images, the training sets' latent layouts, the overlap curves (Fig. 6b)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from gdlib.claims import ClaimLog
 from gdlib.datasets import CATEGORIES, DatasetConfig, make_dataset
 from gdlib.overlap import neighbour_overlap
-from gdlib.paths import outputs_dir
 from gdlib.regions import Cross, Lesion, Square
 
 # Colours of Fig. 9 e-h: green 2D SOS, blue 1D, yellow 0D, magenta 2D bumps; the rim is 2D (App. C.1).
 CATEGORY_COLOURS = {"2D": "tab:green", "rim": "darkgreen", "1D": "tab:blue", "0D": "gold"}
 BUMP_COLOUR = "magenta"
 HELD_OUT = dict(facecolor="red", alpha=0.25, edgecolor="none")
-
-
-def save_figure(fig: plt.Figure, name: str, log: ClaimLog | None = None, paper_figure: str = "",
-                caption: str = "") -> Path:
-    """Save ``fig`` as outputs/figures/<name>.png (150 dpi) and record it in the notebook's report."""
-    path = outputs_dir() / "figures" / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=150, bbox_inches="tight")
-    tmp.replace(path)
-    if log is not None:
-        log.figure(paper_figure, path, caption)
-    return path
 
 
 def show_images(images: np.ndarray, titles: Sequence[str] | None = None, ncols: int | None = None,
@@ -111,15 +95,3 @@ def plot_overlap_curves(ax: plt.Axes, sigmas: Sequence[float], increments: np.nd
     return curves
 
 
-def plot_mass_ratio(ax: plt.Axes, result, threshold: float) -> None:
-    """Fig. 6c / 14b / 13: largest-cluster mass ratio versus lambda, one curve per sigma (mean +- std)."""
-    i = result.thresholds.index(threshold)
-    lambdas = np.asarray(result.lambdas)
-    for j, sigma in enumerate(result.sigmas):
-        mean, std = result.mean[i, j], result.std[i, j]
-        ax.plot(lambdas, mean, marker="o", markersize=3, label=fr"$\sigma$ = {sigma:g}")
-        ax.fill_between(lambdas, mean - std, mean + std, alpha=0.2)
-    ax.set_xlabel(r"fraction of data $\lambda$")
-    ax.set_ylabel("largest cluster mass ratio")
-    ax.set_title(f"overlap threshold {threshold:g}", fontsize=9)
-    ax.set_ylim(-0.02, 1.02)

@@ -1,0 +1,228 @@
+"""The composition experiments of Sec. 3.2 and App. C.2-C.4 (notebook 05): the models and how each is scored.
+Their claims (gates, the memorisation floor, criteria C6a-C9c) are :mod:`gdlib.experiments.composition_claims`,
+their figures :mod:`gdlib.plots.composition`.
+
+Every model of the notebook is a :class:`ModelSpec`: a :class:`~gdlib.training.TrainConfig` plus what the
+notebook needs to read it (its experiment, label, swept value, and the held-out region that scores it).
+:func:`experiment_models` builds them all from one training template, so the notebook trains them in one
+sweep (:func:`gdlib.sweeps.run_sweep`, model name :data:`MODEL_NAME`) that runs on a cluster unchanged.
+
+Experiments (``ModelSpec.experiment``):
+
+- ``"sos"``: the 2D, 1D and 2D+1D SOS models with the composition cross held out (Fig. 4 c-e, Fig. 9 e-g);
+- ``"rim"``: 1D stripes with the partly visible 2D rim (App. C.2, Fig. 10 d-f), beside the 1D model
+  (stripes without the rim, Fig. 10 a-c), which belongs to ``"sos"`` and is not trained twice;
+- ``"bump_stripes"``: 2D bumps with the cross held out plus the 1D stripes, the in-distribution bumps
+  subsampled to ``keep_fraction`` (Fig. 4g, Fig. 9h);
+- ``"lesion"``: 2D SOS with a vertical lesion of width w held out (App. C.3, Fig. 11);
+- ``"square"``: 2D bumps or 2D SOS with an interior or exterior W x W cut (App. C.4, Fig. 12).
+
+Scoring (:func:`score_evaluation`, :func:`gdlib.accuracy.region_accuracy`): a model's evaluation samples (the
+N*N integer centres of App. A.3, from :func:`gdlib.training.evaluate`) are split by its hold-out's region codes:
+the parts (vertical, horizontal, intersection for the cross; the lesion; the square), ``"OOD"`` = the union of
+the parts, ``"in-distribution"`` = everything else, ``"all"`` = every sample; each gets joint, x and y accuracy.
+
+Choices where the paper is silent (written down in notebook 05 too):
+
+- every model trains for the same number of optimiser steps (``TrainConfig.steps``): App. A.6's
+  "constant total number of batches" across a sweep whose training sets differ in size;
+- the extended space's margin stays the paper's 6 pixels at every N (not 6 N / 32): sigma is not scaled, and
+  a stripe of sigma = 1 stays visible (one grey level) up to 4.7 pixels outside the frame, so a margin of
+  3 (N = 16) would leave no invisible band, hence no 1D data and no "1D stripes without rim" set at all;
+- the 1D models' "in-distribution" and "OOD" (Fig. 10 b, e) are outside and inside the cross, although
+  neither model saw any 2D sample in the frame;
+- the lesion and square models are trained on 2D data alone (no stripes, no margin), on the plane;
+- region claims use the **strict** accuracy (a centroid fallback counts as wrong; :func:`score_evaluation`),
+  and the bump + stripe claim C8 counts only samples that are bumps (not crossings of stripes);
+- **controls** (:func:`control_scores`, :mod:`gdlib.controls`): a blank generator, one that copies the
+  nearest training image, and the formula oracle, each drawn at every model's evaluation centres and scored
+  alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from gdlib.accuracy import BUMP, Accuracy, region_accuracy, strict
+from gdlib.checks import check_choice, check_int, check_range
+from gdlib.controls import COPY, GENERATORS, control_evaluation
+from gdlib.datasets import PAPER_MARGIN, DatasetConfig, composition_sets, make_dataset
+from gdlib.regions import Cross, HoldOut, Lesion, Square
+from gdlib.training import Evaluation, TrainConfig
+
+MODEL_NAME = "composition"
+CROSS_PARTS = ("vertical", "horizontal", "intersection")
+SQUARE_KINDS = (("bump", "interior"), ("bump", "exterior"), ("sos", "interior"), ("sos", "exterior"))
+EXPERIMENTS = ("sos", "rim", "bump_stripes", "lesion", "square")
+
+# The three SOS models of Fig. 4 and the rim model of Fig. 10, keyed by their composition_sets names.
+SOS_MODELS = {"2D": "2D SOS", "1D": "1D stripes (no rim)", "2D+1D": "2D+1D SOS"}
+RIM_MODEL = ("1D + rim", "1D stripes + 2D rim")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What one model of notebook 05 is (its training config, not a network) and how to read it.
+
+    ``key`` is unique in the notebook (a figure label); ``value`` the swept quantity (keep fraction,
+    lesion width w, square width W) or None; ``scoring`` the hold-out whose regions score it;
+    ``learnt_metric`` "joint" or "either" (see :func:`gdlib.experiments.composition_claims.gate`).
+    """
+
+    key: str
+    experiment: str
+    label: str
+    config: TrainConfig
+    scoring: HoldOut
+    value: float | None = None
+    learnt_metric: str = "joint"
+
+    def __post_init__(self) -> None:
+        check_choice("experiment", self.experiment, EXPERIMENTS)
+        check_choice("learnt_metric", self.learnt_metric, ("joint", "either"))
+
+    @property
+    def data(self) -> DatasetConfig:
+        return self.config.data
+
+
+def experiment_models(base: TrainConfig, n: int, sigma: float = 1.0, d: float = 0.1, margin: float = PAPER_MARGIN,
+                      cross: Cross | None = None, keep_fractions: Sequence[float] = (1.0,),
+                      lesion_widths: Sequence[float] = (), square_widths: Sequence[float] = (),
+                      square_kinds: Iterable[tuple[str, str]] = SQUARE_KINDS, bump_steps: int | None = None,
+                      model_steps: Mapping[str, int] | None = None) -> list[ModelSpec]:
+    """Every model of notebook 05, in the order of the notebook, from the training template ``base``
+    (its ``data`` is replaced; everything else, the training length included, is shared).
+
+    ``bump_steps``: when given, the models whose 2D images are bumps (bump + stripes, bump squares) train
+    for that many optimiser steps instead of ``base.steps``: bumps are learnt later than SOS (a bump darkens
+    a few pixels, an SOS whole rows and columns). Every claim compares models of one family, so models
+    compared with each other still train equally long. ``model_steps`` (model key -> steps) overrides both
+    for single models, e.g. the two 1D stripe models, which learn late.
+
+    ``cross`` defaults to a 6-pixel band centred on the canvas, extending into the rim (:meth:`Cross.centred`:
+    the paper's [13, 19] at N = 32, whose width follows sigma, not N); ``margin`` is the extended space's (the
+    paper's 6 by default, see the module docstring). Lesion and square widths are in pixels.
+    """
+    cross = Cross.centred(n) if cross is None else cross
+    sets = composition_sets(n=n, sigma=sigma, d=d, margin=margin, cross=cross)
+    train = lambda data: replace(base, data=data)
+    models = [ModelSpec(key, "sos", key, train(sets[name]), cross, learnt_metric="either" if key == "1D" else "joint")
+              for key, name in SOS_MODELS.items()]
+    models.append(ModelSpec(RIM_MODEL[0], "rim", RIM_MODEL[0], train(sets[RIM_MODEL[1]]), cross,
+                        learnt_metric="either"))
+    for fraction in keep_fractions:
+        check_range("keep_fraction", fraction, 0, 1, low_open=True)
+        data = replace(sets["2D bump + 1D stripes"], keep_fraction=float(fraction))
+        models.append(ModelSpec(f"bump+stripes {100 * fraction:g}%", "bump_stripes", f"{100 * fraction:g}% of bumps",
+                            train(data), cross, value=float(fraction)))
+    plane = DatasetConfig(family="sos", n=n, sigma=sigma, d=d)
+    for w in lesion_widths:
+        lesion = Lesion(float(w))
+        models.append(ModelSpec(f"lesion w={w:g}", "lesion", f"w = {w:g}", train(replace(plane, holdout=lesion)),
+                            lesion, value=float(w)))
+    for family, where in square_kinds:
+        for width in square_widths:
+            square = Square(float(width), where)
+            data = replace(plane, family=family, holdout=square)
+            models.append(ModelSpec(f"{family} {where} W={width:g}", "square", f"{family}, {where}, W = {width:g}",
+                                train(data), square, value=float(width)))
+    keys = [m.key for m in models]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"keep_fractions, lesion_widths and square_widths must not repeat a value: {keys}")
+    # training lengths, in one place: model_steps by key, else bump_steps for bump models, else base.steps
+    if bump_steps is not None:
+        check_int("bump_steps", bump_steps, 1)
+    model_steps = dict(model_steps or {})
+    for key, steps in model_steps.items():
+        check_choice("model_steps key", key, keys)
+        check_int(f"model_steps[{key!r}]", steps, 1)
+    if bump_steps is not None:
+        model_steps = {m.key: bump_steps for m in models if m.data.family == "bump"} | model_steps
+    return [replace(m, config=replace(m.config, steps=model_steps[m.key])) if m.key in model_steps else m
+            for m in models]
+
+
+def select(models: Sequence[ModelSpec], experiment: str, **match) -> list[ModelSpec]:
+    """The models of one experiment (optionally whose data fields match, e.g. ``family="bump"``), sorted by value."""
+    out = [m for m in models if m.experiment == experiment]
+    for field, want in match.items():
+        out = [m for m in out if getattr(m.data, field, None) == want
+               or getattr(m.scoring, field, None) == want]
+    return sorted(out, key=lambda m: (m.value is None, m.value if m.value is not None else 0.0))
+
+
+def by_key(models: Sequence[ModelSpec]) -> dict[str, ModelSpec]:
+    return {m.key: m for m in models}
+
+
+# scoring --------------------------------------------------------------------------------------------
+SCORINGS = ("headline", "strict", "strict bumps")
+
+
+def score_evaluation(model: ModelSpec, ev: Evaluation, scoring: str = "strict") -> dict[str, Accuracy]:
+    """:func:`gdlib.accuracy.region_accuracy` of one model's (or one control's) evaluation samples.
+
+    ``scoring``: "headline" = App. A.3 as written (darkest pixel, centroid fallback); "strict" = a fallback
+    counts as wrong (:func:`gdlib.accuracy.strict`), what every region claim uses; "strict bumps" = strict,
+    and the image must also be a bump, not a crossing of stripes (:func:`gdlib.accuracy.classify_shape`),
+    for the bump + stripe claim C8, whose statement is that bumps are generated."""
+    check_choice("scoring", scoring, SCORINGS)
+    valid = None
+    if scoring != "headline":
+        valid = strict(ev.method)
+        if scoring == "strict bumps":
+            valid = valid & (ev.shapes == BUMP)
+    return region_accuracy(ev.labels, ev.centres, model.data.n, model.scoring, model.data.periodic, valid)
+
+
+def either(acc: Accuracy) -> float:
+    """Fraction with x or y right: P(x) + P(y) - P(x and y)."""
+    return acc.x + acc.y - acc.joint
+
+
+# controls -------------------------------------------------------------------------------------------
+def control_scores(models: Sequence[ModelSpec], kinds: Sequence[str] = GENERATORS, scoring: str = "strict",
+                   bump_scoring: Sequence[str] = ()) -> dict[str, dict[str, dict[str, Accuracy]]]:
+    """``{control kind: {model key: region scores}}``: each control generator (:mod:`gdlib.controls`) drawn
+    at the evaluation centres of each model, for that model's training set, and scored like the model.
+    Models whose keys are in ``bump_scoring`` are scored with "strict bumps" (C8)."""
+    out: dict[str, dict[str, dict[str, Accuracy]]] = {k: {} for k in kinds}
+    for m in models:
+        train = make_dataset(m.data) if COPY in kinds else None
+        for kind in kinds:
+            ev = control_evaluation(kind, m.config, train=train)
+            out[kind][m.key] = score_evaluation(m, ev, "strict bumps" if m.key in bump_scoring else scoring)
+    return out
+
+
+# tables ---------------------------------------------------------------------------------------------
+#: The columns of :func:`results_table` and of ``composition_claims.learnt_table`` that hold fractions (percentages).
+PERCENT_COLUMNS = ("joint", "x", "y", "ID joint", "ID x", "ID y", "OOD joint", "OOD joint (App. A.3)")
+
+
+def results_table(models: Sequence[ModelSpec], scores: Mapping[str, Mapping[str, Accuracy]]) -> pd.DataFrame:
+    """One row per model and region: model, experiment, value, region, count, joint, x, y."""
+    return pd.DataFrame([{"model": m.key, "experiment": m.experiment, "value": m.value, "region": region,
+                          "count": acc.count, "joint": acc.joint, "x": acc.x, "y": acc.y}
+                         for m in models for region, acc in scores[m.key].items()])
+
+
+def scale(models: Sequence[ModelSpec], samples_note: str = "") -> str:
+    """The scale a claim was measured at: N, d, width, the models' optimiser steps, samples, seed."""
+    cfgs = [m.config for m in models]
+    steps = sorted({c.steps for c in cfgs})
+    c = cfgs[0]
+    span = f"{steps[0]:,}" if len(steps) == 1 else f"{steps[0]:,}-{steps[-1]:,}"
+    return (f"N = {c.data.n}, d = {c.data.d_x:g}, UNet width {c.width}, {span} optimiser steps of batch "
+            f"{c.batch_size}, {c.data.n ** 2} samples per model ({c.sampler}, {c.sample_steps} steps), seed {c.seed}"
+            + (f"; {samples_note}" if samples_note else ""))
+
+
+__all__ = [
+    "MODEL_NAME", "CROSS_PARTS", "SQUARE_KINDS", "EXPERIMENTS", "SCORINGS", "ModelSpec", "experiment_models",
+    "select", "by_key", "score_evaluation", "either", "control_scores", "results_table", "PERCENT_COLUMNS", "scale",
+]

@@ -1,0 +1,224 @@
+"""The claims of notebook 07 (Sec. 3.3, App. D; Fig. 6c-e, 13, 14c): C11, a reproduction of the simulation
+against numbers read off the paper's figures; C12 on the lattice centres a model never saw; C12b on how wide a
+generated sigma = 0.1 bump is; C12c on the final losses; and their controls (null simulations, a flat-loss null
+world, and :func:`gdlib.experiments.percolation.collect_results` with ``source=...``).
+
+Choices where the paper is silent:
+- The onset of a curve is the first lambda whose value exceeds a level (:func:`gdlib.crossing.threshold_crossing`).
+- Width of a bump: :func:`gdlib.accuracy.bump_width`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from gdlib.accuracy import BumpWidth, bump_width, correct, strict
+from gdlib.checks import check_choice, check_range
+from gdlib.claims import Gate, Outcome, Part
+from gdlib.crossing import threshold_crossing
+from gdlib.experiments.percolation import SweepTable
+from gdlib.images import render
+from gdlib.percolation import PercolationResult
+from gdlib.regions import nearest_indices
+from gdlib.tables import pct
+from gdlib.training import TrainConfig, evaluate
+
+
+def percolation_onsets(result: PercolationResult, level: float = 0.5) -> np.ndarray:
+    """Onset lambda (first mean mass ratio above ``level``) per (threshold, sigma); inf where it never is."""
+    return np.array([[threshold_crossing(result.lambdas, result.mean[i, j], level, inclusive=False).first
+                      for j in range(len(result.sigmas))] for i in range(len(result.thresholds))])
+
+
+def onset_table(result: PercolationResult, level: float = 0.5) -> pd.DataFrame:
+    """:func:`percolation_onsets` as a table: one row per threshold, one column per sigma ("never" where none)."""
+    onsets = percolation_onsets(result, level)
+    return pd.DataFrame([{"threshold": t, **{f"sigma {s:g}": _fmt_onset(v) for s, v in zip(result.sigmas, row)}}
+                         for t, row in zip(result.thresholds, onsets)])
+
+
+def _fmt_onset(v: float) -> str:
+    return "never" if math.isinf(v) else f"{v:g}"
+
+
+def _non_increasing(values: np.ndarray) -> bool:
+    v = np.asarray(values, dtype=np.float64)
+    return bool(np.all((v[1:] <= v[:-1]) | (np.isinf(v[1:]) & np.isinf(v[:-1]))))
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A number read off the paper's Fig. 6c / Fig. 13 that the simulation must reproduce: at overlap
+    ``threshold`` the onset lambda of ``sigma`` (first mean mass ratio above the percolation level) lies in
+    [``low``, ``high``] (``high`` = inf and ``low`` = inf: it never percolates)."""
+
+    threshold: float
+    sigma: float
+    low: float
+    high: float
+
+    def describe(self) -> str:
+        if math.isinf(self.low):
+            return f"sigma {self.sigma:g} never percolates at threshold {self.threshold:g}"
+        return f"sigma {self.sigma:g} at threshold {self.threshold:g}: onset in [{self.low:g}, {self.high:g}]"
+
+
+def simulation_reproduces(result: PercolationResult, expectations: Sequence[Expectation],
+                          level: float = 0.5) -> Outcome:
+    """C11, a reproduction of the simulation of Fig. 6c / 13 (not a measured finding about models): every
+    expected onset (:class:`Expectation`) is met by the simulation's onsets (:func:`percolation_onsets`)."""
+    onsets = percolation_onsets(result, level)
+    parts = []
+    for e in expectations:
+        got = onsets[result.thresholds.index(e.threshold), result.sigmas.index(e.sigma)]
+        ok = math.isinf(got) if math.isinf(e.low) else bool(e.low - 1e-9 <= got <= e.high + 1e-9)
+        parts.append(Part(f"{e.describe()} (simulated: {_fmt_onset(got)})", ok))
+    table = "; ".join(f"threshold {t:g}: " + ", ".join(f"sigma {s:g} -> {_fmt_onset(onsets[i, j])}"
+                                                         for j, s in enumerate(result.sigmas))
+                      for i, t in enumerate(result.thresholds))
+    return Outcome(tuple(parts), f"onset lambda (mean mass ratio > {level:g}): {table}")
+
+
+NULL_SIMULATIONS = ("nothing overlaps", "everything overlaps")
+
+
+def null_simulation(result: PercolationResult, kind: str, n: int) -> PercolationResult:
+    """C11's null worlds on the same grid: no pair of bumps overlaps (the largest cluster is one point), or
+    every pair does (one cluster holds everything)."""
+    check_choice("kind", kind, NULL_SIMULATIONS)
+    counts = np.array([max(1, int(round(lam * n * n))) for lam in result.lambdas], dtype=np.float64)
+    mean = np.broadcast_to(1.0 / counts if kind == NULL_SIMULATIONS[0] else np.ones_like(counts),
+                           result.mean.shape).copy()
+    return PercolationResult(result.thresholds, result.sigmas, result.lambdas, mean, np.zeros_like(mean))
+
+
+def sigma_name(sigma: float) -> str:
+    return f"sigma {sigma:g}"
+
+
+def training_gates(table: SweepTable, threshold: float = 0.6) -> list[Gate]:
+    """C12 rests on models that learnt their training centres: for every sigma, the model at the largest
+    lambda reaches ``threshold`` strict joint accuracy on its seen centres."""
+    j = int(np.argmax(table.lambdas))
+    return [Gate(sigma_name(s), f"strict accuracy on the training centres at lambda {table.lambdas[j]:g}",
+                 float(table.values["accuracy_seen"][i, j]), threshold) for i, s in enumerate(table.sigmas)]
+
+
+def learns_unseen(table: SweepTable, level: float, small_sigma: float, late_lambda: float) -> Outcome:
+    """C12 on the centres a model never saw (a memoriser scores 0 there at every lambda): for every sigma
+    the strict unseen accuracy at the largest lambda that leaves unseen centres exceeds that at the smallest;
+    the onset (first lambda with unseen accuracy >= ``level``) never increases with sigma; and ``small_sigma``
+    has a finite onset, no earlier than ``late_lambda`` (paper: learnt at lambda 0.8-0.9)."""
+    acc = table.values["accuracy_unseen"]
+    cols = [j for j in range(len(table.lambdas)) if np.all(np.isfinite(acc[:, j]))]
+    lambdas = [table.lambdas[j] for j in cols]
+    onsets = np.array([threshold_crossing(lambdas, acc[i, cols], level).first
+                       for i in range(len(table.sigmas))])
+    first, last = cols[0], cols[-1]
+    parts = [Part(f"{sigma_name(s)}: unseen {pct(acc[i, last], 1)} at lambda {lambdas[-1]:g} > "
+                  f"{pct(acc[i, first], 1)} at {lambdas[0]:g}", bool(len(cols) > 1 and acc[i, last] > acc[i, first]),
+                  (sigma_name(s),)) for i, s in enumerate(table.sigmas)]
+    parts.append(Part("onset non-increasing in sigma (" + ", ".join(
+        f"{s:g}: {_fmt_onset(o)}" for s, o in zip(table.sigmas, onsets)) + ")", _non_increasing(onsets),
+        tuple(sigma_name(s) for s in table.sigmas)))
+    small = onsets[table.sigmas.index(small_sigma)] if small_sigma in table.sigmas else math.inf
+    parts.append(Part(f"{sigma_name(small_sigma)} onset {_fmt_onset(small)} finite and >= {late_lambda:g}",
+                      bool(math.isfinite(small) and small >= late_lambda - 1e-9), (sigma_name(small_sigma),)))
+    measured = "; ".join(f"{sigma_name(s)}: unseen " + ", ".join(pct(acc[i, j], 1) for j in cols)
+                         + f" (seen {', '.join(pct(table.values['accuracy_seen'][i, j], 1) for j in cols)})"
+                         for i, s in enumerate(table.sigmas))
+    at = ", ".join(f"{lam:g}" for lam in lambdas)
+    return Outcome(tuple(parts), f"strict joint accuracy at lambda {at}: {measured}")
+
+
+def losses_rise(table: SweepTable, min_r: float = 0.8, min_rise: float = 0.05) -> Outcome:
+    """Fig. 14c: for every sigma both final losses grow with the number of training images, nearly linearly:
+    Pearson r(image count, loss) >= ``min_r`` and the loss at the most images at least ``min_rise`` (relative)
+    above the loss at the fewest (NaN losses, e.g. the validation loss at lambda = 1, are left out; fewer than
+    3 points fail)."""
+    parts = []
+    for i, sigma in enumerate(table.sigmas):
+        for key in ("train_loss", "val_loss"):
+            x, y = table.values["n_train"][i], table.values[key][i]
+            keep = np.isfinite(y)
+            enough = keep.sum() >= 3 and np.ptp(y[keep]) > 0
+            r = float(np.corrcoef(x[keep], y[keep])[0, 1]) if enough else math.nan
+            rise = float(y[keep][-1] / y[keep][0] - 1) if enough else math.nan
+            parts.append(Part(f"{sigma_name(sigma)} {key.split('_')[0]}: r {r:.2f} >= {min_r:g}, rise {rise:+.1%} >= "
+                              f"{min_rise:.0%}", bool(r >= min_r and rise >= min_rise), (sigma_name(sigma),)))
+    measured = "; ".join(f"{sigma_name(s)} {key.split('_')[0]}: " + ", ".join(f"{v:.4f}" for v in table.values[key][i])
+                         for i, s in enumerate(table.sigmas) for key in ("train_loss", "val_loss"))
+    return Outcome(tuple(parts), measured)
+
+
+def flat_losses(table: SweepTable) -> SweepTable:
+    """C12c's null world: the same table with every loss replaced by its sigma's mean (losses that do not
+    depend on the amount of data)."""
+    vals = dict(table.values)
+    for key in ("train_loss", "val_loss"):
+        v = np.array(vals[key], dtype=np.float64)
+        vals[key] = np.where(np.isfinite(v), np.nanmean(v, axis=1, keepdims=True), np.nan)
+    return SweepTable(table.sigmas, table.lambdas, table.threshold, vals)
+
+
+@dataclass(frozen=True)
+class WidthEvidence:
+    """Fig. 6d: the ground truth and the generated bump at ``centre``, and the widths over all correctly
+    placed final samples of the model (App. A.3), with their medians (NaN when none is correct)."""
+
+    centre: tuple[float, float]
+    truth_image: np.ndarray
+    generated_image: np.ndarray
+    truth: BumpWidth
+    generated: BumpWidth
+    placed: list[BumpWidth]
+    median_half_max: float
+    median_sigma: float
+
+
+def width_evidence(cfg: TrainConfig, name: str, centre: tuple[float, float] | None = None,
+                   window: int = 3, ev=None) -> WidthEvidence:
+    """Measure how wide the trained model draws its bumps next to the training formula's (Fig. 6d).
+
+    ``centre`` defaults to (N/2, N/2) (the paper's (16, 16) at N = 32). ``ev``: another evaluation of the
+    same centres (a control generator's) instead of the model's."""
+    n = cfg.data.n
+    centre = (n / 2, n / 2) if centre is None else (float(centre[0]), float(centre[1]))
+    ev = evaluate(cfg, name, "final", layers=()) if ev is None else ev
+    i = int(nearest_indices(np.array([centre]), ev.labels)[0])
+    truth_image = ground_truth_bump(n, cfg.data.sigma_x, centre)
+    ok = correct(ev.labels, ev.centres, valid=strict(ev.method)).all(axis=1)
+    placed = [bump_width(im, window) for im in ev.images[ok]]
+    med = (lambda v: float(np.median(v)) if len(v) else float("nan"))
+    return WidthEvidence(centre, truth_image, ev.images[i], bump_width(truth_image, window),
+                         bump_width(ev.images[i], window), placed,
+                         med([w.half_max_pixels for w in placed]), med([w.sigma for w in placed]))
+
+
+def wider_than_truth(w: WidthEvidence) -> Outcome:
+    """C12b: the median half-maximum area of the correctly placed (strict) samples exceeds the ground truth's
+    (no correctly placed sample fails)."""
+    ok = bool(len(w.placed) > 0 and w.median_half_max > w.truth.half_max_pixels)
+    return Outcome((Part(f"median half-max {w.median_half_max:g} px over {len(w.placed)} correctly placed samples > "
+                         f"ground truth {w.truth.half_max_pixels} px", ok),),
+                   f"median over {len(w.placed)} correctly placed samples: half-max {w.median_half_max:g} px, sigma "
+                   f"{w.median_sigma:.2f}; at {w.centre}: half-max {w.generated.half_max_pixels} px (ground truth "
+                   f"{w.truth.half_max_pixels} px, sigma {w.truth.sigma:.2f})")
+
+
+def ground_truth_bump(n: int, sigma: float, centre: tuple[float, float]) -> np.ndarray:
+    """The training formula's bump (uint8, N x N) at ``centre`` (plane)."""
+    check_range("sigma", sigma, 0, math.inf, low_open=True)
+    return render("bump", [centre[0]], [centre[1]], n, sigma, sigma)[0]
+
+
+__all__ = [
+    "percolation_onsets", "onset_table", "Expectation", "simulation_reproduces", "NULL_SIMULATIONS",
+    "null_simulation", "sigma_name", "training_gates", "learns_unseen", "losses_rise", "flat_losses",
+    "WidthEvidence", "width_evidence", "wider_than_truth", "ground_truth_bump",
+]

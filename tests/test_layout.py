@@ -1,0 +1,52 @@
+"""The package's layout rules: analysis never draws, modules stay short, the README names every module."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from gdlib.paths import REPO
+
+PACKAGE = REPO / "gdlib"
+#: Modules over the limit, each with the change that brings it under (not this test's business to wait for).
+PENDING = {
+    "training.py": "split into config.py, runs.py and training.py (issue 14, after issue 13's runner and lock work)",
+    "runner.py": "shrinks to what only it does (issue 13 rewrites it)",
+    "bench.py": "the speed benchmark, being extended for another issue; to be split there",
+}
+
+
+def modules() -> list[str]:
+    names = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(REPO).with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def test_analysis_modules_import_neither_matplotlib_nor_ipywidgets():
+    drawing = ("gdlib.plots", "gdlib.widgets", "gdlib.bench")
+    analysis = [m for m in modules() if not m.startswith(drawing)]
+    code = ("import sys\n" + "".join(f"import {m}\n" for m in analysis)
+            + "print(sorted(m for m in ('matplotlib', 'ipywidgets', 'seaborn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]", f"{out.stdout.strip()} imported by one of {analysis}"
+
+
+def test_no_module_is_over_350_lines_and_no_experiment_module_over_250():
+    sizes = {str(p.relative_to(PACKAGE)): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    over = {name: n for name, n in sizes.items() if n > 350 and name not in PENDING}
+    assert not over, over
+    experiments = {name: n for name, n in sizes.items() if name.startswith("experiments/") and n > 250}
+    assert not experiments, experiments
+    assert all(name in sizes for name in PENDING), "a pending module was renamed: update PENDING"
+
+
+def test_the_readme_layout_names_every_module():
+    readme = (REPO / "README.md").read_text()
+    layout = readme[readme.index("## Layout"):readme.index("## Speed benchmark")]
+    missing = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+               if p.name != "__init__.py" and p.parent.name != "plots"
+               and f"`{p.relative_to(PACKAGE)}`" not in layout]
+    missing += [p.name for p in (PACKAGE / "plots").glob("*.py") if f"`{p.name}`" not in layout]
+    assert not missing, f"README.md's layout section does not name {missing}"
