@@ -46,7 +46,7 @@ DEFAULT_KERNEL = "gdlib"
 RUNS_COLUMNS = ("notebook", "profile", "status", "wall_s", "peak_mib", "finished_at")
 #: Set by the runner itself; ``--profile`` and ``--output-dir`` change the first two.
 RUNNER_PARAMETERS = ("PROFILE", "OUTPUT_DIR", "INTERACTIVE")
-REGISTER_KERNEL = 'python -m ipykernel install --user --name gdlib --display-name "Python (gdlib)"'
+REGISTER_KERNEL = 'python -m ipykernel install --sys-prefix --name gdlib --display-name "Python (gdlib)"'
 _NOTEBOOK_FILE = re.compile(r"^(\d\d)_\w+\.ipynb$")
 
 
@@ -166,12 +166,13 @@ def merge_parameters(
 
 
 def check_kernel(kernel: str) -> None:
-    """Raise UsageError unless the Jupyter kernel ``kernel`` is registered and its interpreter exists."""
+    """Raise UsageError unless the Jupyter kernel ``kernel`` is registered and its interpreter exists;
+    the default kernel must also run this environment's interpreter (the one running the runner)."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     manager = KernelSpecManager()
-    how = f"register it with: {REGISTER_KERNEL}  (./run_all.sh does this)" if kernel == DEFAULT_KERNEL else \
-        "pass --kernel with one of the registered kernels"
+    how = f"install it into this environment with: {REGISTER_KERNEL}  (./run_all.sh does this)" \
+        if kernel == DEFAULT_KERNEL else "pass --kernel with one of the registered kernels"
     try:
         spec = manager.get_kernel_spec(kernel)
     except NoSuchKernel:
@@ -181,6 +182,12 @@ def check_kernel(kernel: str) -> None:
     program = spec.argv[0] if spec.argv else ""
     if os.path.isabs(program) and not os.path.exists(program):
         raise UsageError(f"the Jupyter kernel {kernel!r} points to {program}, which no longer exists; {how}")
+    # Not resolved through symlinks: two venvs made from one Python share the real interpreter.
+    if kernel == DEFAULT_KERNEL and os.path.isabs(program) and \
+            os.path.abspath(program) != os.path.abspath(sys.executable):
+        raise UsageError(f"the Jupyter kernel {kernel!r} found in {spec.resource_dir} runs {program}, not this "
+                         f"environment's {sys.executable}, so the notebooks would run in another environment; "
+                         f"{how} (and remove the other one with: jupyter kernelspec remove {kernel})")
 
 
 def _split_only(only: str | Sequence[str] | None, allowed: Sequence[str]) -> list[str]:

@@ -2,9 +2,8 @@
 
 * ``GDLIB_OUTPUTS`` points at a per-session temporary folder (see :mod:`gdlib.paths`).
 * The Jupyter kernel ``gdlib`` (the kernelspec of every notebook) is declared, through
-  ``JUPYTER_PATH``, as the interpreter running the tests. ``./run_all.sh`` registers a user-wide
-  ``gdlib`` kernel, but that one points at whichever checkout registered it last; this one always
-  points here, and it also works under a plain ``pytest`` before any registration.
+  ``JUPYTER_PATH``, as the interpreter running the tests, so a plain ``pytest`` works before
+  ``./run_all.sh`` has installed the kernel into the environment.
 """
 
 from __future__ import annotations

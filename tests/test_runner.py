@@ -112,7 +112,7 @@ def test_missing_gdlib_kernel_says_how_to_register_it(monkeypatch):
         raise NoSuchKernel(name)
 
     monkeypatch.setattr(KernelSpecManager, "get_kernel_spec", missing)
-    with pytest.raises(UsageError, match="ipykernel install --user --name gdlib"):
+    with pytest.raises(UsageError, match="ipykernel install --sys-prefix --name gdlib"):
         runner.check_kernel("gdlib")
 
 
