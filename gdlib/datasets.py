@@ -26,15 +26,14 @@ Conventions (where the paper is silent, our choice):
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from gdlib import images as img
 from gdlib.checks import check_choice, check_int, check_positive, check_range
+from gdlib.keys import coerce_floats, config_key
 from gdlib.paths import atomic_write_bytes, data_dir
 from gdlib.regions import Cross, HoldOut, region_codes
 
@@ -66,6 +65,7 @@ class DatasetConfig:
     subsample_seed: int = 0
 
     def __post_init__(self) -> None:
+        coerce_floats(self)
         object.__setattr__(self, "sigma", _pair("sigma", self.sigma))
         object.__setattr__(self, "d", _pair("d", self.d))
         object.__setattr__(self, "include", tuple(self.include))
@@ -120,9 +120,8 @@ class DatasetConfig:
         return out
 
     def key(self) -> str:
-        """Short hash of the config: the cache key of the dataset it describes."""
-        blob = json.dumps(self.to_dict(), sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+        """The cache key of the dataset it describes (:func:`gdlib.keys.config_key`)."""
+        return config_key(self.to_dict())
 
 
 @dataclass(frozen=True, eq=False)

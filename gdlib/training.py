@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import hashlib
 import io
 import json
 import math
@@ -44,11 +43,14 @@ from gdlib import diffusion
 from gdlib.checks import check_choice, check_int, check_range
 from gdlib.datasets import DatasetConfig, make_dataset
 from gdlib.evaluation import accuracy, estimate_centres
+from gdlib.keys import coerce_floats, config_key
 from gdlib.model import ALL_ATTENTION, UNet
 from gdlib.paths import atomic_write_bytes, atomic_write_json, atomic_write_text, outputs_dir
 from gdlib.regions import evaluation_grid
 
 METRIC_COLUMNS = ("step", "epoch", "loss", "lr", "accuracy", "accuracy_x", "accuracy_y", "wall_s")
+#: Fields that change what is logged along the way, not the trained weights: kept out of the cache key.
+LOGGING_ONLY = ("log_every", "sample_batch_size", "eval_epochs")
 
 
 def _default_data() -> DatasetConfig:
@@ -64,6 +66,12 @@ class TrainConfig:
     Evaluation (App. A.3): N*N samples on the integer centres 1..N (:func:`gdlib.regions.evaluation_grid`)
     drawn with ``sampler`` ("ddpm" ancestral, or "ddim" with ``sample_steps`` and ``eta``) from the
     weights that sample (EMA when on), at ``eval_epochs`` and at the end.
+
+    The cache key (:meth:`key`) hashes every field but the :data:`LOGGING_ONLY` ones: how often the
+    loss is logged, the sampling batch (the sampler's noise does not depend on it,
+    :func:`gdlib.diffusion.sample`) and the epochs evaluated on the way. A finished run found under the
+    key is not evaluated again at other ``eval_epochs``: :func:`evaluate` samples any saved checkpoint.
+    Ints given to float fields are stored as floats, and the key hashes numbers by value (6 == 6.0).
     """
 
     data: DatasetConfig = field(default_factory=_default_data)
@@ -97,6 +105,7 @@ class TrainConfig:
     log_every: int = 50
 
     def __post_init__(self) -> None:
+        coerce_floats(self)
         object.__setattr__(self, "attention_resolutions", tuple(sorted(set(self.attention_resolutions))))
         object.__setattr__(self, "checkpoint_epochs", tuple(sorted(set(self.checkpoint_epochs))))
         object.__setattr__(self, "eval_epochs", tuple(sorted(set(self.eval_epochs))))
@@ -166,9 +175,8 @@ class TrainConfig:
         return cls(data=data, **{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
     def key(self) -> str:
-        """SHA-256 (first 12 hex digits) of the canonical JSON of the config: the cache folder name."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+        """The cache folder name: :func:`gdlib.keys.config_key` of every field but :data:`LOGGING_ONLY`."""
+        return config_key({k: v for k, v in self.to_dict().items() if k not in LOGGING_ONLY})
 
     # what the config builds -----------------------------------------------------------------------
     def make_model(self) -> UNet:

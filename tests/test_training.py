@@ -55,7 +55,7 @@ def test_image_sizes_the_unet_cannot_take_are_refused():
     assert tiny(data=DatasetConfig(n=12, d=1.0)).data.n == 12  # padded inside the UNet
 
 
-def test_the_cache_key_is_a_deterministic_hash_of_every_field():
+def test_the_cache_key_is_a_deterministic_hash_of_the_fields_that_shape_the_weights():
     a, b = tiny(), tiny()
     assert a.key() == b.key() and len(a.key()) == 12
     assert tiny(checkpoint_epochs=(3, 1, 0)).key() == a.key()  # tuples are canonicalised
@@ -184,3 +184,16 @@ def test_a_cached_evaluation_is_rescored_with_the_current_centre_estimator():
     np.savez(path, **stored)
     again = evaluate(cfg, "rescored", "final", layers=())
     assert np.array_equal(again.centres, truth.centres) and again.accuracy == truth.accuracy
+
+
+def test_a_run_trained_with_other_logging_settings_is_found_in_the_cache():
+    # log_every, sample_batch_size and eval_epochs change what is logged, not the weights
+    cfg = tiny(epochs=1, checkpoint_epochs=(), eval_epochs=(1,), log_every=2, sample_batch_size=64)
+    get_or_train(cfg, "logging", progress=False)
+    other = dataclasses.replace(cfg, eval_epochs=(), log_every=1, sample_batch_size=5)
+
+    def crash(step, loss):
+        raise AssertionError("trained again")
+
+    get_or_train(other, "logging", progress=False, on_step=crash)
+    assert run_dir(other, "logging") == run_dir(cfg, "logging")
