@@ -34,7 +34,6 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 
 from gdlib.checks import check_choice, check_int
-from gdlib.device import usable_cores
 from gdlib.model import padded_size
 from gdlib.paths import outputs_dir
 from gdlib.training import TrainConfig, get_or_train, is_trained, run_dir
@@ -117,10 +116,9 @@ def expected_work(cfg: TrainConfig) -> int:
     return (cfg.steps or cfg.epochs) * cfg.batch_size * n_pad * n_pad * cfg.width * cfg.width
 
 
-def _pin_worker(gpu_queue, threads: int) -> None:
-    # Workers share the cores: one worker per core with one thread each trains about 1.75x faster in
-    # total than oversubscribed workers (measured on 2 cores, width 8, batch 64).
-    os.environ.setdefault("GDLIB_THREADS", str(threads))
+def _pin_worker(gpu_queue) -> None:
+    # Each config says its own thread count (TrainConfig.threads): a worker never picks one from the
+    # machine, which would change the numbers under the same key.
     if gpu_queue is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_queue.get())
 
@@ -179,7 +177,7 @@ def run_sweep(
             for i in range(workers):
                 queue.put(gpus[i % len(gpus)])
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_pin_worker,
-                                 initargs=(queue, max(1, usable_cores() // workers))) as pool:
+                                 initargs=(queue,)) as pool:
             futures = {pool.submit(train_job, cfg, name, outputs): key for key, cfg in pending}
             for fut in as_completed(futures):
                 exc = fut.exception()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -42,7 +45,7 @@ def tiny(**kw) -> TrainConfig:
     ("width", 0), ("heads", 3), ("T", 1), ("epochs", 0), ("batch_size", 0), ("lr", -1.0), ("lr", 0.0),
     ("weight_decay", -0.1), ("warmup_steps", -1), ("lr_schedule", "linear"), ("ema_decay", 1.0),
     ("sampler", "euler"), ("eta", 1.5), ("sample_steps", 0), ("attention_resolutions", (3,)),
-    ("checkpoint_epochs", (5,)), ("eval_epochs", (-1,)), ("enc_dim", 7), ("seed", -1), ("steps", -2),
+    ("checkpoint_epochs", (5,)), ("eval_epochs", (-1,)), ("enc_dim", 7), ("seed", -1), ("steps", -2), ("threads", 0),
 ])
 def test_a_bad_config_value_raises_valueerror_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):
@@ -197,3 +200,39 @@ def test_a_run_trained_with_other_logging_settings_is_found_in_the_cache():
 
     get_or_train(other, "logging", progress=False, on_step=crash)
     assert run_dir(other, "logging") == run_dir(cfg, "logging")
+
+
+TRAIN_AND_HASH = """
+import hashlib, sys, torch
+from gdlib import device
+from gdlib.datasets import DatasetConfig
+from gdlib.training import TrainConfig, final_state, get_or_train
+device.setup()  # the process-wide count, from GDLIB_THREADS
+cfg = TrainConfig(data=DatasetConfig(n=8, d=1.0, periodic=True), width=8, heads=1, T=100, epochs=3, batch_size=16,
+                  lr=1e-3, sampler="ddim", sample_steps=2, threads=int(sys.argv[1]))
+get_or_train(cfg, "determinism", progress=False)
+state = final_state(cfg, "determinism")
+print(torch.get_num_threads(), hashlib.sha256(b"".join(state[k].numpy().tobytes() for k in sorted(state))).hexdigest())
+"""
+
+
+def train_in_a_process(tmp_path, tag: str, process_threads: int, config_threads: int) -> str:
+    env = {**os.environ, "GDLIB_OUTPUTS": str(tmp_path / tag), "GDLIB_THREADS": str(process_threads)}
+    done = subprocess.run([sys.executable, "-c", TRAIN_AND_HASH, str(config_threads)], env=env,
+                          capture_output=True, text=True, check=True)
+    threads, digest = done.stdout.split()
+    assert int(threads) == process_threads  # the process-wide setting is restored after training
+    return digest
+
+
+@pytest.mark.slow
+def test_a_config_trains_to_the_same_bits_whatever_thread_count_the_process_has(tmp_path):
+    # The thread count changes the float rounding (1 vs 2 threads: other weights). Training takes it from
+    # the config, so two processes set up with 1 and with 2 threads train one config to identical weights.
+    one = train_in_a_process(tmp_path, "a", process_threads=1, config_threads=1)
+    assert train_in_a_process(tmp_path, "b", process_threads=2, config_threads=1) == one
+    assert train_in_a_process(tmp_path, "c", process_threads=1, config_threads=2) != one
+
+
+def test_the_thread_count_is_part_of_the_training_key():
+    assert tiny(threads=2).key() != tiny().key() and tiny().threads == 1
