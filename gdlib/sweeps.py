@@ -14,9 +14,9 @@ Executors, all behind the same call:
   and array parallelism are :class:`SlurmOptions`. Jobs write to the shared cache. ``cluster="local"``
   runs the same path as local subprocesses (how the tests exercise it without a cluster).
 
-Every job takes a lock file next to its cache entry (``<hash>.lock``, :mod:`filelock`, an OS-level lock
-released on failure and when a process dies), so two processes asked for one config train it once:
-the second waits, then finds it in the cache. A killed sweep resumes where it stopped: finished models
+Every job takes its run's lock (``<hash>.lock`` next to the cache entry, :mod:`gdlib.locks`: it names
+its holder and is taken over when the holder is gone), so two processes asked for one config train it
+once: the second waits, then finds it in the cache. A killed sweep resumes where it stopped: finished models
 are skipped and a half-trained one resumes from its ``last.pt``.
 """
 
@@ -30,13 +30,12 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from filelock import FileLock
 from tqdm.auto import tqdm
 
 from gdlib.checks import check_choice, check_int
 from gdlib.model import padded_size
 from gdlib.paths import outputs_dir
-from gdlib.training import TrainConfig, get_or_train, is_trained, run_dir
+from gdlib.training import TrainConfig, ensure_trained, is_trained, run_dir
 
 EXECUTORS = ("local", "processes", "slurm")
 
@@ -88,25 +87,14 @@ class SweepResult:
         return "\n".join(lines)
 
 
-def lock_path(cfg: TrainConfig, name: str) -> Path:
-    """The lock file next to a config's cache entry."""
-    path = run_dir(cfg, name)
-    return path.with_name(path.name + ".lock")
-
-
 def train_job(cfg: TrainConfig, name: str, outputs: str | None = None) -> tuple[str, str]:
-    """Train (or find) one model under the cache lock; returns (run folder, "trained" or "cached").
-
-    Runs in any worker; a process that waited for the lock finds the model another one trained.
-    """
+    """Train (or find) one model; returns (run folder, "trained" or "cached"). Runs in any worker:
+    the run's lock (:func:`gdlib.training.ensure_trained`) makes a second process asked for the same
+    config wait, then find it in the cache."""
     if outputs is not None:
         os.environ["GDLIB_OUTPUTS"] = outputs
-    lock = lock_path(cfg, name)
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(lock)):
-        status = "cached" if is_trained(cfg, name) else "trained"
-        get_or_train(cfg, name, progress=False)
-    return str(run_dir(cfg, name)), status
+    trained = ensure_trained(cfg, name, progress=False)
+    return str(run_dir(cfg, name)), "trained" if trained else "cached"
 
 
 def expected_work(cfg: TrainConfig) -> int:

@@ -44,6 +44,7 @@ from gdlib.checks import check_choice, check_int, check_range
 from gdlib.datasets import DatasetConfig, make_dataset
 from gdlib.evaluation import accuracy, estimate_centres
 from gdlib.keys import coerce_floats, config_key
+from gdlib.locks import RunLock
 from gdlib.model import ALL_ATTENTION, UNet
 from gdlib.paths import atomic_write_bytes, atomic_write_json, atomic_write_text, outputs_dir
 from gdlib.regions import evaluation_grid
@@ -399,6 +400,29 @@ class NonFiniteLoss(FloatingPointError):
     """The training loss became NaN or infinite."""
 
 
+def lock_path(cfg: TrainConfig, name: str) -> Path:
+    """The lock file of a run, beside its folder (``<name>/<key>.lock``, :class:`gdlib.locks.RunLock`)."""
+    folder = run_dir(cfg, name)
+    return folder.with_name(folder.name + ".lock")
+
+
+def ensure_trained(cfg: TrainConfig, name: str, progress: bool | None = None,
+                   device: torch.device | str | None = None, save_every: int | None = None,
+                   save_interval_s: float = 120.0, on_step: Callable[[int, float], None] | None = None) -> bool:
+    """Train ``cfg`` unless its run finished before; True when this call trained it.
+
+    Only one process trains a given run at a time (a :class:`~gdlib.locks.RunLock` that says who
+    holds it and is taken over when its holder is gone); one that waited finds the run finished.
+    """
+    if is_trained(cfg, name):
+        return False
+    with RunLock(lock_path(cfg, name), what=f"model {name}/{cfg.key()}"):
+        if is_trained(cfg, name):  # another process finished it while we waited
+            return False
+        train(cfg, name, progress, device, save_every, save_interval_s, on_step)
+        return True
+
+
 def get_or_train(cfg: TrainConfig, name: str, progress: bool | None = None,
                  device: torch.device | str | None = None, save_every: int | None = None,
                  save_interval_s: float = 120.0, on_step: Callable[[int, float], None] | None = None) -> UNet:
@@ -407,17 +431,9 @@ def get_or_train(cfg: TrainConfig, name: str, progress: bool | None = None,
     ``progress``: tqdm bar (None = tqdm's default: shown on a terminal). Resumable state is written
     every ``save_every`` steps when given, and at epoch ends once ``save_interval_s`` seconds have
     passed since the last save. ``on_step(step, loss)`` is called after every optimizer step (the
-    tests inject a crash with it). Only one process trains a given run at a time (a file lock).
+    tests inject a crash with it). Only one process trains a given run at a time (:func:`ensure_trained`).
     """
-    if is_trained(cfg, name):
-        return load_checkpoint(cfg, name, "final", device)
-    from filelock import FileLock
-
-    folder = run_dir(cfg, name)
-    folder.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder / ".lock")):
-        if not is_trained(cfg, name):  # another process may have finished it while we waited
-            train(cfg, name, progress, device, save_every, save_interval_s, on_step)
+    ensure_trained(cfg, name, progress, device, save_every, save_interval_s, on_step)
     return load_checkpoint(cfg, name, "final", device)
 
 
@@ -607,7 +623,8 @@ def describe(cfg: TrainConfig, n_images: int | None = None) -> str:
 
 
 __all__ = [
-    "TrainConfig", "Evaluation", "NonFiniteLoss", "get_or_train", "train", "load_checkpoint", "load_metrics",
-    "evaluate", "sample_and_score", "scored", "layer_activations", "saved_epochs", "run_dir", "checkpoint_path",
-    "is_trained", "equal_batches_epochs", "with_equal_batches", "final_state", "describe", "finished_runs",
+    "TrainConfig", "Evaluation", "NonFiniteLoss", "get_or_train", "ensure_trained", "lock_path", "train",
+    "load_checkpoint", "load_metrics", "evaluate", "sample_and_score", "scored", "layer_activations", "saved_epochs",
+    "run_dir", "checkpoint_path", "is_trained", "equal_batches_epochs", "with_equal_batches", "final_state",
+    "describe", "finished_runs",
 ]
