@@ -34,7 +34,7 @@ import numpy as np
 from gdlib import images as img
 from gdlib.checks import check_choice, check_int, check_positive, check_range
 from gdlib.keys import coerce_floats, config_key
-from gdlib.paths import atomic_write_bytes, data_dir
+from gdlib.paths import atomic_write_bytes, data_dir, move_aside
 from gdlib.regions import Cross, HoldOut, region_codes
 
 CATEGORIES = ("2D", "rim", "1D", "0D")
@@ -220,8 +220,11 @@ def make_dataset(cfg: DatasetConfig, split: str = "train", cache: bool = False) 
     check_choice("split", split, ("train", "heldout"))
     path = data_dir() / f"{cfg.key()}-{split}.npz"
     if cache and path.exists():
-        with np.load(path) as z:
-            return Dataset(cfg, z["images"], z["labels"], z["category"], z["region"])
+        try:
+            with np.load(path) as z:
+                return Dataset(cfg, z["images"], z["labels"], z["category"], z["region"])
+        except Exception as err:  # a truncated or damaged npz: generating again takes seconds
+            move_aside(path, err, "the dataset is generated again")
     labels, category, region, included, train = _split_masks(cfg)
     select = train if split == "train" else included & ~train
     labels, category, region = labels[select], category[select], region[select]

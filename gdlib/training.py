@@ -12,7 +12,13 @@
 - ``eval_epochNNNN.npz``: the samples of each evaluation (uint8 images, labels, estimated centres
   and the layer-4 activations at the last denoising step), reused by notebooks 02-04;
 - ``last.pt`` while training: model, EMA, optimizer, lr scheduler, step, epoch permutation, metric
-  rows and the generator state, written atomically; deleted once ``final.pt`` exists.
+  rows and the generator state, written atomically, and ``last.prev.pt``, the state saved before it
+  (training resumes from it when ``last.pt`` cannot be read); both deleted once ``final.pt`` exists.
+
+A cache file that cannot be read (truncated, corrupted) is never used silently: an unreadable resume
+state or evaluation is moved aside with a warning and recomputed (resumed from the state before, or
+sampled again); an unreadable checkpoint raises :class:`~gdlib.paths.CorruptFileError` naming the file
+and what to do, since only training writes it.
 
 The whole dataset lives on the device as one uint8 tensor; each batch is indexed from a permutation
 drawn by a seeded ``torch.Generator`` (which also draws t and the noise) and mapped to [-1, 1] there.
@@ -30,7 +36,9 @@ import csv
 import io
 import json
 import math
+import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -46,7 +54,16 @@ from gdlib.evaluation import accuracy, estimate_centres
 from gdlib.keys import coerce_floats, config_key
 from gdlib.locks import RunLock
 from gdlib.model import ALL_ATTENTION, UNet
-from gdlib.paths import atomic_write_bytes, atomic_write_json, atomic_write_text, outputs_dir
+from gdlib.paths import (
+    CorruptFileError,
+    CorruptFileWarning,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    describe_error,
+    move_aside,
+    outputs_dir,
+)
 from gdlib.regions import evaluation_grid
 
 METRIC_COLUMNS = ("step", "epoch", "loss", "lr", "accuracy", "accuracy_x", "accuracy_y", "wall_s")
@@ -246,7 +263,12 @@ def finished_runs(name: str) -> list[TrainConfig]:
     for cfg_file in (outputs_dir() / "models" / name).glob("*/config.json"):
         final = cfg_file.parent / "final.pt"
         if final.exists():
-            cfg = TrainConfig.from_dict(json.loads(cfg_file.read_text())["config"])
+            try:
+                cfg = TrainConfig.from_dict(json.loads(cfg_file.read_text())["config"])
+            except Exception as err:  # damaged, or written by a version with other fields
+                warnings.warn(f"{cfg_file} could not be read ({describe_error(err)}); that run is skipped",
+                              CorruptFileWarning, stacklevel=2)
+                continue
             found.append((final.stat().st_mtime, cfg))
     return [cfg for _, cfg in sorted(found, key=lambda item: item[0])]
 
@@ -275,9 +297,18 @@ def load_checkpoint(cfg: TrainConfig, name: str, epoch: int | str = "final",
         raise FileNotFoundError(f"no checkpoint {path.name} in {path.parent} (saved epochs: {have}; "
                                 f"final: {is_trained(cfg, name)})")
     device = _device.get_device(device)
-    blob = torch.load(path, map_location=device, weights_only=True)
     model = _device.prepare_model(cfg.make_model(), device)
-    model.load_state_dict(blob["model"])
+    try:
+        model.load_state_dict(torch.load(path, map_location=device, weights_only=True)["model"])
+    except Exception as err:  # a truncated zip, a damaged pickle, missing or mis-shaped tensors
+        if epoch == "final":
+            remedy = (f"move it aside to train the run again (the same config trains to the same weights on this "
+                      f"kind of device): mv '{path}' '{path}.corrupt'")
+        else:
+            remedy = (f"only training writes it: restore it from a copy, or move the run folder aside to train "
+                      f"the run again: mv '{path.parent}' '{path.parent}.corrupt'")
+        raise CorruptFileError(f"{path} cannot be read ({describe_error(err)}): the file is truncated or "
+                               f"corrupted; {remedy}") from err
     return model.eval()
 
 
@@ -359,14 +390,23 @@ def _load_evaluation(path: Path, cfg: TrainConfig, epoch: int | str) -> Evaluati
         return scored(cfg, epoch, z["images"], z["labels"], acts)
 
 
+def _cached_evaluation(path: Path, cfg: TrainConfig, epoch: int | str) -> Evaluation | None:
+    """The evaluation stored in ``path``, or None (after moving it aside, with a warning) when unreadable."""
+    try:
+        return _load_evaluation(path, cfg, epoch)
+    except Exception as err:  # a truncated or damaged npz, a missing array
+        move_aside(path, err, "the checkpoint is sampled again")
+        return None
+
+
 def evaluate(cfg: TrainConfig, name: str, epoch: int | str = "final", layers: tuple[str, ...] = ("layer4",),
              cache: bool = True, progress: bool | None = False) -> Evaluation:
     """The :class:`Evaluation` of a saved checkpoint (``epoch`` int or ``"final"``): read from
     ``eval_*.npz`` when cached with the requested layers, else sampled (and cached)."""
     path = _eval_path(cfg, name, epoch)
     if cache and path.exists():
-        ev = _load_evaluation(path, cfg, epoch)
-        if all(layer in ev.activations for layer in layers):
+        ev = _cached_evaluation(path, cfg, epoch)
+        if ev is not None and all(layer in ev.activations for layer in layers):
             return ev
     with _device.threads(cfg.threads):
         ev = sample_and_score(load_checkpoint(cfg, name, epoch), cfg, epoch, layers, progress)
@@ -437,6 +477,45 @@ def get_or_train(cfg: TrainConfig, name: str, progress: bool | None = None,
     return load_checkpoint(cfg, name, "final", device)
 
 
+def _fresh_state(cfg: TrainConfig, total: int, device: torch.device) -> tuple:
+    """(model, EMA or None, optimizer, lr scheduler, generator) at step 0."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = _device.prepare_model(cfg.make_model(), device)
+    ema = copy.deepcopy(model).requires_grad_(False) if cfg.ema_decay > 0 else None
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                  fused=device.type in ("cpu", "cuda"))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(cfg, total))
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    return model, ema, optimizer, scheduler, generator
+
+
+def _resume(folder: Path, cfg: TrainConfig, total: int, device: torch.device) -> tuple[tuple, dict | None]:
+    """The training objects and the saved state they were loaded from: ``last.pt``, else ``last.prev.pt``,
+    else a fresh start (state None). An unreadable state file is moved aside with a warning."""
+    candidates = [folder / "last.pt", folder / "last.prev.pt"]
+    for i, path in enumerate(candidates):
+        if not path.exists():
+            continue
+        objects = _fresh_state(cfg, total, device)
+        model, ema, optimizer, scheduler, generator = objects
+        try:
+            state = torch.load(path, map_location=device, weights_only=False)
+            model.load_state_dict(state["model"])
+            if ema is not None:
+                ema.load_state_dict(state["ema"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            generator.set_state(state["generator"].cpu())
+            _ = state["step"], state["perm"], state["rows"], state["loss_sum"], state["n_in_sum"]
+            return objects, state
+        except Exception as err:  # a truncated or damaged file, or one missing a part
+            later = [c for c in candidates[i + 1:] if c.exists()]
+            move_aside(path, err, f"resuming from {later[0].name}, the state saved before it" if later else
+                       "training starts again from step 0 (the same config trains to the same weights)")
+    return _fresh_state(cfg, total, device), None
+
+
 def train(cfg: TrainConfig, name: str, progress: bool | None = None,
           device: torch.device | str | None = None, save_every: int | None = None,
           save_interval_s: float = 120.0, on_step: Callable[[int, float], None] | None = None) -> Path:
@@ -463,31 +542,18 @@ def _train(cfg: TrainConfig, name: str, progress: bool | None, device: torch.dev
     spe, total = cfg.steps_per_epoch(m), cfg.total_steps(m)
     schedule = cfg.schedule()
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        model = _device.prepare_model(cfg.make_model(), device)
-    ema = copy.deepcopy(model).requires_grad_(False) if cfg.ema_decay > 0 else None
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                  fused=device.type in ("cpu", "cuda"))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(cfg, total))
-    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    (model, ema, optimizer, scheduler, generator), state = _resume(folder, cfg, total, device)
     sampling_model = ema if ema is not None else model
-
     step, perm, rows, resumed_loss = 0, None, [], (0.0, 0)
-    last = folder / "last.pt"
-    if last.exists():
-        state = torch.load(last, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"].cpu())
+    if state is not None:
         step, perm, rows = state["step"], state["perm"], state["rows"]
         perm = perm.to(device) if perm is not None else None
         resumed_loss = (state["loss_sum"], state["n_in_sum"])
+    last, previous = folder / "last.pt", folder / "last.prev.pt"
 
     def save_resumable() -> None:
+        if last.exists():  # keep the state before it: the fallback should this one ever be unreadable
+            os.replace(last, previous)
         atomic_write_bytes(last, _torch_bytes({
             "model": model.state_dict(), "ema": ema.state_dict() if ema is not None else None,
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
@@ -600,10 +666,12 @@ def _train(cfg: TrainConfig, name: str, progress: bool | None, device: torch.dev
                      "wall_s": round(time.perf_counter() - t_start + wall_before, 2)})
         _write_metrics(folder / "metrics.csv", rows)
     else:
-        ev = _load_evaluation(_eval_path(cfg, name, final_epoch), cfg, "final")
+        ev = _cached_evaluation(_eval_path(cfg, name, final_epoch), cfg, "final") \
+            or sample_and_score(sampling_model, cfg, "final")
     _save_evaluation(_eval_path(cfg, name, "final"), ev)
     save_weights(checkpoint_path(cfg, name, "final"), "final")
     last.unlink(missing_ok=True)
+    previous.unlink(missing_ok=True)
     return folder
 
 

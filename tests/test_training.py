@@ -13,6 +13,7 @@ import torch
 
 from gdlib import device, diffusion, training
 from gdlib.datasets import DatasetConfig
+from gdlib.paths import CorruptFileError, CorruptFileWarning
 from gdlib.training import (
     NonFiniteLoss,
     TrainConfig,
@@ -236,3 +237,72 @@ def test_a_config_trains_to_the_same_bits_whatever_thread_count_the_process_has(
 
 def test_the_thread_count_is_part_of_the_training_key():
     assert tiny(threads=2).key() != tiny().key() and tiny().threads == 1
+
+
+def truncate(path, keep: float = 0.5) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * keep)])
+
+
+def test_a_truncated_final_checkpoint_raises_an_error_naming_the_file_and_what_to_do():
+    cfg = tiny(epochs=1, checkpoint_epochs=(0,), eval_epochs=())
+    get_or_train(cfg, "truncated", progress=False)
+    final = run_dir(cfg, "truncated") / "final.pt"
+    truncate(final)
+    with pytest.raises(CorruptFileError, match="final.pt cannot be read") as info:
+        get_or_train(cfg, "truncated", progress=False)
+    assert str(final) in str(info.value) and f"mv '{final}' '{final}.corrupt'" in str(info.value)
+    truncate(run_dir(cfg, "truncated") / "ckpt_epoch0000.pt")
+    with pytest.raises(CorruptFileError, match="ckpt_epoch0000.pt cannot be read.*only training writes it"):
+        load_checkpoint(cfg, "truncated", 0)
+    final.rename(final.with_name("final.pt.corrupt"))  # the remedy the message gives: the run trains again
+    get_or_train(cfg, "truncated", progress=False)
+
+
+def test_an_unreadable_resume_state_is_moved_aside_and_training_resumes_from_the_one_before():
+    cfg = tiny(epochs=4)
+    get_or_train(cfg, "straight", progress=False)
+
+    def kill_at_step_11(step, loss):
+        if step == 11:
+            raise Killed
+
+    with pytest.raises(Killed):
+        get_or_train(cfg, "damaged", progress=False, save_every=3, on_step=kill_at_step_11)
+    folder = run_dir(cfg, "damaged")
+    assert torch.load(folder / "last.prev.pt", weights_only=False)["step"] == 6
+    truncate(folder / "last.pt")
+    with pytest.warns(CorruptFileWarning, match=r"last.pt could not be read .*resuming from last.prev.pt"):
+        get_or_train(cfg, "damaged", progress=False)
+    a, b = final_state(cfg, "straight"), final_state(cfg, "damaged")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not (folder / "last.pt").exists() and not (folder / "last.prev.pt").exists()
+    assert len(list(folder.glob("last.pt.corrupt-*"))) == 1  # kept for inspection
+
+
+def test_when_both_resume_states_are_unreadable_training_starts_again_with_the_same_result():
+    cfg = tiny(epochs=2, checkpoint_epochs=(), eval_epochs=())
+    get_or_train(cfg, "straight2", progress=False)
+    folder = run_dir(cfg, "broken")
+    folder.mkdir(parents=True)
+    (folder / "last.pt").write_bytes(b"not a checkpoint")
+    (folder / "last.prev.pt").write_bytes(b"")
+    with pytest.warns(CorruptFileWarning) as warned:
+        get_or_train(cfg, "broken", progress=False)
+    assert [str(w.message).split("; ")[-1] for w in warned] == [
+        "resuming from last.prev.pt, the state saved before it",
+        "training starts again from step 0 (the same config trains to the same weights)"]
+    a, b = final_state(cfg, "straight2"), final_state(cfg, "broken")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_an_unreadable_evaluation_is_moved_aside_and_sampled_again():
+    cfg = tiny(epochs=1, checkpoint_epochs=(), eval_epochs=())
+    get_or_train(cfg, "evalbroken", progress=False)
+    truth = evaluate(cfg, "evalbroken", "final", layers=())
+    path = run_dir(cfg, "evalbroken") / "eval_final.npz"
+    truncate(path, 0.3)
+    with pytest.warns(CorruptFileWarning, match="eval_final.npz could not be read.*sampled again"):
+        again = evaluate(cfg, "evalbroken", "final", layers=())
+    assert np.array_equal(again.images, truth.images) and again.accuracy == truth.accuracy
+    assert evaluate(cfg, "evalbroken", "final", layers=()).accuracy == truth.accuracy  # cached again
