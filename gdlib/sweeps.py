@@ -8,8 +8,10 @@ whether it was cached, trained or failed (and why). Models are read back from th
 
 Executors, all behind the same call:
 - ``local``: in this process, one model after another, with an overall progress bar;
-- ``processes``: a pool of worker processes on this machine (spawned); with ``gpus`` each worker is
-  pinned to one GPU through CUDA_VISIBLE_DEVICES (worker i gets gpus[i % len(gpus)]);
+- ``processes``: up to ``workers`` processes on this machine at a time, one spawned process per config,
+  so a worker that dies (killed, out of memory) fails its own config only and the others go on; with
+  ``gpus`` each worker slot is pinned to one GPU through CUDA_VISIBLE_DEVICES (slot i gets
+  gpus[i % len(gpus)]);
 - ``slurm``: submitit's AutoExecutor submits one job array (``map_array``); partition, time limit, GPUs
   and array parallelism are :class:`SlurmOptions`. Jobs write to the shared cache. ``cluster="local"``
   runs the same path as local subprocesses (how the tests exercise it without a cluster).
@@ -23,11 +25,13 @@ are skipped and a half-trained one resumes from its ``last.pt``.
 from __future__ import annotations
 
 import os
+import re
+import signal
 import traceback
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from multiprocessing.connection import wait as wait_for_any
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -63,13 +67,15 @@ class SlurmOptions:
 
 @dataclass
 class SweepResult:
-    """Per config key: "cached", "trained" or "failed"; run folders of the finished; the failures' reasons."""
+    """Per config key: "cached", "trained", "failed" (or "submitted", "queued"); run folders of the
+    finished; each failure's full report (``failures``) and its one-line error (``errors``)."""
 
     name: str
     status: dict[str, str] = field(default_factory=dict)
     paths: dict[str, Path] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     configs: dict[str, TrainConfig] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -78,13 +84,30 @@ class SweepResult:
     def count(self, status: str) -> int:
         return sum(s == status for s in self.status.values())
 
+    def fail(self, key: str, report: str, error: str | None = None) -> None:
+        """Record that ``key`` failed: its full ``report`` and a one-line ``error`` (else the report's)."""
+        self.status[key], self.failures[key] = "failed", report
+        self.errors[key] = error or error_line(report)
+
     def summary(self) -> str:
-        lines = [f"sweep {self.name!r}: {len(self.status)} configs, {self.count('cached')} cached, "
-                 f"{self.count('trained')} trained, {self.count('failed')} failed"]
-        for key, why in self.failures.items():
-            last = why.strip().splitlines()[-1] if why.strip() else "?"
-            lines.append(f"  FAILED {key}: {last}")
+        counts = ", ".join(f"{self.count(s)} {s}" for s in ("cached", "trained", "submitted", "queued", "failed")
+                           if self.count(s) or s in ("cached", "trained", "failed"))
+        lines = [f"sweep {self.name!r}: {len(self.status)} configs, {counts}"]
+        for key in self.failures:
+            lines.append(f"  FAILED {key}: {self.errors.get(key) or error_line(self.failures[key])}")
         return "\n".join(lines)
+
+
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit|Warning)\b.*")
+
+
+def error_line(report: str) -> str:
+    """The line of a traceback or log that says what went wrong (its last ``SomeError: message``)."""
+    lines = [line for line in report.strip().splitlines() if line.strip()]
+    for line in reversed(lines):
+        if _EXCEPTION_LINE.match(line):
+            return line.strip()
+    return lines[-1].strip() if lines else "(no message)"
 
 
 def train_job(cfg: TrainConfig, name: str, outputs: str | None = None) -> tuple[str, str]:
@@ -104,11 +127,70 @@ def expected_work(cfg: TrainConfig) -> int:
     return (cfg.steps or cfg.epochs) * cfg.batch_size * n_pad * n_pad * cfg.width * cfg.width
 
 
-def _pin_worker(gpu_queue) -> None:
-    # Each config says its own thread count (TrainConfig.threads): a worker never picks one from the
-    # machine, which would change the numbers under the same key.
-    if gpu_queue is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_queue.get())
+def _process_worker(cfg: TrainConfig, name: str, outputs: str, gpu: int | None, conn) -> None:
+    """One config in its own spawned process; sends ("ok", (folder, status)) or ("error", traceback)."""
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    try:
+        conn.send(("ok", train_job(cfg, name, outputs)))
+    except BaseException:  # KeyboardInterrupt too: the parent hears why the worker stopped
+        conn.send(("error", traceback.format_exc()))
+        raise
+    finally:
+        conn.close()
+
+
+def _death(pid: int, exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        sig = signal.Signals(-exitcode).name
+        hint = " (the out-of-memory killer sends it: see dmesg)" if sig == "SIGKILL" else ""
+        return f"the worker process {pid} was killed by {sig}{hint} before it finished"
+    return f"the worker process {pid} exited with status {exitcode} without a result"
+
+
+def _run_processes(pending: list[tuple[str, TrainConfig]], name: str, outputs: str, workers: int,
+                   gpus: Sequence[int] | None, done: Callable[[str, tuple | None, str | None], None]) -> None:
+    """Train ``pending`` in up to ``workers`` spawned processes at a time, one per config, longest first
+    (list scheduling: the workers run out of work together). A process that dies fails its config only."""
+    ctx = get_context("spawn")
+    queue = sorted(pending, key=lambda item: expected_work(item[1]), reverse=True)
+    running: dict[int, tuple[str, object, object]] = {}  # slot -> (key, process, connection)
+    try:
+        while queue or running:
+            for slot in range(workers):
+                if slot not in running and queue:
+                    key, cfg = queue.pop(0)
+                    gpu = gpus[slot % len(gpus)] if gpus else None
+                    receive, send = ctx.Pipe(duplex=False)
+                    proc = ctx.Process(target=_process_worker, args=(cfg, name, outputs, gpu, send),
+                                       name=f"sweep {name} {key}")
+                    proc.start()
+                    send.close()
+                    running[slot] = (key, proc, receive)
+            wait_for_any([proc.sentinel for _, proc, _ in running.values()])
+            for slot, (key, proc, receive) in list(running.items()):
+                if proc.exitcode is None and proc.is_alive():
+                    continue
+                proc.join()
+                try:
+                    message = receive.recv() if receive.poll() else None
+                except EOFError:  # it died before sending anything
+                    message = None
+                receive.close()
+                del running[slot]
+                if message is not None and message[0] == "ok":
+                    done(key, message[1], None)
+                else:
+                    done(key, None, message[1] if message else _death(proc.pid, proc.exitcode))
+    finally:  # interrupted: stop the workers still running (SIGINT first, so they release their locks)
+        for _key, proc, _ in running.values():
+            if proc.is_alive():
+                os.kill(proc.pid, signal.SIGINT)
+        for _key, proc, _ in running.values():
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
 
 
 def run_sweep(
@@ -145,7 +227,8 @@ def run_sweep(
         if error is None:
             result.paths[key], result.status[key] = Path(outcome[0]), outcome[1]
         else:
-            result.status[key], result.failures[key] = "failed", error
+            result.fail(key, error)
+        bar.update()
 
     bar = tqdm(total=len(pending), desc=f"sweep {name} ({executor})", disable=not progress or not pending)
     if executor == "local":
@@ -154,24 +237,8 @@ def run_sweep(
                 finished(key, train_job(cfg, name), None)
             except Exception:  # a failing config must not stop the sweep
                 finished(key, None, traceback.format_exc())
-            bar.update()
     elif executor == "processes" and pending:
-        # longest first, so that the workers run out of work together (list scheduling)
-        pending.sort(key=lambda item: expected_work(item[1]), reverse=True)
-        ctx = get_context("spawn")
-        queue = None
-        if gpus:
-            queue = ctx.Queue()
-            for i in range(workers):
-                queue.put(gpus[i % len(gpus)])
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_pin_worker,
-                                 initargs=(queue,)) as pool:
-            futures = {pool.submit(train_job, cfg, name, outputs): key for key, cfg in pending}
-            for fut in as_completed(futures):
-                exc = fut.exception()
-                finished(futures[fut], None if exc else fut.result(),
-                         None if exc is None else "".join(traceback.format_exception(exc)))
-                bar.update()
+        _run_processes(pending, name, outputs, workers, gpus, finished)
     elif executor == "slurm" and pending:
         import submitit
 
@@ -196,6 +263,5 @@ def run_sweep(
                 finished(key, job.result(), None)
             except Exception:
                 finished(key, None, f"job {job.job_id}: " + traceback.format_exc())
-            bar.update()
     bar.close()
     return result
