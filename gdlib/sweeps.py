@@ -12,9 +12,10 @@ Executors, all behind the same call:
   so a worker that dies (killed, out of memory) fails its own config only and the others go on; with
   ``gpus`` each worker slot is pinned to one GPU through CUDA_VISIBLE_DEVICES (slot i gets
   gpus[i % len(gpus)]);
-- ``slurm``: submitit's AutoExecutor submits one job array (``map_array``); partition, time limit, GPUs
-  and array parallelism are :class:`SlurmOptions`. Jobs write to the shared cache. ``cluster="local"``
-  runs the same path as local subprocesses (how the tests exercise it without a cluster).
+- ``slurm``: submitit's AutoExecutor submits one job array (``map_array``) of the configs that no
+  queued or running job holds already; what the jobs ask for is :class:`~gdlib.slurm.SlurmOptions`
+  (see :mod:`gdlib.slurm` for refusals, duplicates and dead jobs). Jobs write to the shared cache.
+  ``cluster="local"`` runs the same path as local subprocesses.
 
 Every job takes its run's lock (``<hash>.lock`` next to the cache entry, :mod:`gdlib.locks`: it names
 its holder and is taken over when the holder is gone), so two processes asked for one config train it
@@ -27,6 +28,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,36 +41,17 @@ from tqdm.auto import tqdm
 from gdlib.checks import check_choice, check_int
 from gdlib.model import padded_size
 from gdlib.paths import outputs_dir
+from gdlib.slurm import SlurmOptions
 from gdlib.training import TrainConfig, ensure_trained, is_trained, run_dir
 
 EXECUTORS = ("local", "processes", "slurm")
 
 
-@dataclass(frozen=True)
-class SlurmOptions:
-    """What a Slurm job array asks for (submitit's parameters)."""
-
-    partition: str | None = None
-    time_min: int = 8 * 60
-    gpus_per_node: int = 1
-    cpus_per_task: int = 8
-    mem_gb: int = 32
-    array_parallelism: int = 32
-    folder: str | None = None  # default outputs/slurm/<name>
-    cluster: str | None = None  # None = auto (slurm when sbatch exists), "local" or "debug" for testing
-
-    def __post_init__(self) -> None:
-        check_int("time_min", self.time_min, 1)
-        check_int("gpus_per_node", self.gpus_per_node, 0)
-        check_int("cpus_per_task", self.cpus_per_task, 1)
-        check_int("mem_gb", self.mem_gb, 1)
-        check_int("array_parallelism", self.array_parallelism, 1)
-
-
 @dataclass
 class SweepResult:
     """Per config key: "cached", "trained", "failed" (or "submitted", "queued"); run folders of the
-    finished; each failure's full report (``failures``) and its one-line error (``errors``)."""
+    finished; each failure's full report (``failures``) and its one-line error (``errors``); the Slurm
+    job of each config sent to Slurm (``jobs``)."""
 
     name: str
     status: dict[str, str] = field(default_factory=dict)
@@ -76,6 +59,7 @@ class SweepResult:
     failures: dict[str, str] = field(default_factory=dict)
     configs: dict[str, TrainConfig] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    jobs: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -193,6 +177,42 @@ def _run_processes(pending: list[tuple[str, TrainConfig]], name: str, outputs: s
                 proc.join()
 
 
+def _run_slurm(pending: list[tuple[str, TrainConfig]], name: str, outputs: str, options: SlurmOptions, wait: bool,
+               result: SweepResult, done: Callable) -> None:
+    """Submit what no queued or running job holds, then (``wait``) collect every job's outcome."""
+    from gdlib import slurm
+
+    folders = {key: run_dir(cfg, name) for key, cfg in pending}
+    jobs = slurm.held_jobs(folders)
+    if jobs:
+        print(f"{len(jobs)} config(s) of sweep {name!r} are held by queued or running Slurm jobs "
+              f"({', '.join(sorted(job.job_id for job in jobs.values()))}): waiting for those, not submitting them "
+              "again", file=sys.stderr, flush=True)
+    new = [(key, cfg, folders[key]) for key, cfg in pending if key not in jobs]
+    if new:
+        threads = max(cfg.threads for _, cfg, _ in new)
+        print(f"slurm: submitting {len(new)} job(s): {options.describe(threads)}", file=sys.stderr, flush=True)
+        try:
+            submitted = slurm.submit(new, name, outputs, options, train_job)
+        except slurm.SubmissionRefused as err:
+            for key, _, _ in new:
+                done(key, None, str(err), str(err))
+            submitted = {}
+        jobs.update(submitted)
+    result.jobs.update({key: job.job_id for key, job in jobs.items()})
+    if not wait:
+        for key in jobs:
+            result.status[key] = "submitted" if any(key == k for k, _, _ in new) else "queued"
+            result.paths[key] = folders[key]
+        return
+
+    def collected(key: str, outcome: tuple | None, report: str | None, line: str | None) -> None:
+        slurm.marker_path(folders[key]).unlink(missing_ok=True)  # the job is over: nothing holds the config
+        done(key, outcome, report, line)
+
+    slurm.collect(jobs, options, collected)
+
+
 def run_sweep(
     configs: Sequence[TrainConfig],
     name: str,
@@ -206,7 +226,8 @@ def run_sweep(
     """Train every config of the sweep not yet in the cache and report what happened.
 
     With ``executor="slurm"`` and ``wait=False`` the call returns once the array is submitted (the
-    pending configs have status "submitted"); run the same cell again later to collect the models.
+    configs it submitted have status "submitted", those already held by a queued or running job
+    "queued"); run the same cell again later: it waits for those jobs, it does not submit them again.
     """
     check_choice("executor", executor, EXECUTORS)
     check_int("workers", workers, 1)
@@ -223,11 +244,11 @@ def run_sweep(
             pending.append((key, cfg))
     outputs = str(outputs_dir())
 
-    def finished(key: str, outcome: tuple[str, str] | None, error: str | None) -> None:
+    def finished(key: str, outcome: tuple[str, str] | None, error: str | None, line: str | None = None) -> None:
         if error is None:
             result.paths[key], result.status[key] = Path(outcome[0]), outcome[1]
         else:
-            result.fail(key, error)
+            result.fail(key, error, line)
         bar.update()
 
     bar = tqdm(total=len(pending), desc=f"sweep {name} ({executor})", disable=not progress or not pending)
@@ -240,28 +261,6 @@ def run_sweep(
     elif executor == "processes" and pending:
         _run_processes(pending, name, outputs, workers, gpus, finished)
     elif executor == "slurm" and pending:
-        import submitit
-
-        opts = slurm or SlurmOptions()
-        folder = Path(opts.folder) if opts.folder else outputs_dir() / "slurm" / name
-        ex = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=opts.cluster)
-        ex.update_parameters(timeout_min=opts.time_min, gpus_per_node=opts.gpus_per_node,
-                             cpus_per_task=opts.cpus_per_task, mem_gb=opts.mem_gb, name=f"gdlib-{name}",
-                             slurm_partition=opts.partition, slurm_array_parallelism=opts.array_parallelism)
-        keys = [key for key, _ in pending]
-        jobs = ex.map_array(train_job, [cfg for _, cfg in pending], [name] * len(pending),
-                            [outputs] * len(pending))
-        if not wait:
-            for key in keys:
-                result.status[key] = "submitted"
-                result.paths[key] = run_dir(result.configs[key], name)
-            bar.close()
-            return result
-        for key, job in zip(keys, jobs):
-            try:
-                # the model itself is read from the shared cache; the job returns only its path and status
-                finished(key, job.result(), None)
-            except Exception:
-                finished(key, None, f"job {job.job_id}: " + traceback.format_exc())
+        _run_slurm(pending, name, outputs, slurm or SlurmOptions(), wait, result, finished)
     bar.close()
     return result
