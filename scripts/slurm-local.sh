@@ -168,6 +168,9 @@ SelectTypeParameters=CR_Core
 # does on a real cluster; otherwise such a job would pend forever
 EnforcePartLimits=ALL
 ReturnToService=2
+# a cancelled job gets SIGKILL 5 s after SIGTERM (default 30): submitit's jobs ignore SIGTERM, so
+# scancel would otherwise take half a minute to free the CPUs
+KillWait=5
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=$HOST
