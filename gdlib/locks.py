@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gdlib import progress
+
 HEARTBEAT_S = 30.0
 STALE_AFTER_S = 300.0
 REPEAT_WAIT_NOTE_S = 600.0
@@ -155,6 +157,11 @@ def read_holder(path: str | os.PathLike) -> tuple[Holder | None, float]:
             return None, -1.0
 
 
+def _note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+    progress.note(text)  # shown by ./run_all.sh while a notebook waits
+
+
 class RunLock:
     """An exclusive lock on ``path`` (a file; its folder is created), as a context manager.
 
@@ -164,7 +171,7 @@ class RunLock:
     def __init__(self, path: str | os.PathLike, what: str = "", note=None) -> None:
         self.path = Path(path)
         self.what = what or str(self.path)
-        self.note = note or (lambda text: print(text, file=sys.stderr, flush=True))
+        self.note = note or _note
         self._me: Holder | None = None
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None

@@ -36,8 +36,7 @@ from multiprocessing import get_context
 from multiprocessing.connection import wait as wait_for_any
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
+from gdlib import progress as gdlib_progress
 from gdlib.checks import check_choice, check_int
 from gdlib.model import padded_size
 from gdlib.paths import outputs_dir
@@ -251,7 +250,7 @@ def run_sweep(
             result.fail(key, error, line)
         bar.update()
 
-    bar = tqdm(total=len(pending), desc=f"sweep {name} ({executor})", disable=not progress or not pending)
+    bar = gdlib_progress.bar(len(pending), f"sweep {name} ({executor})", visible=bool(progress and pending))
     if executor == "local":
         for key, cfg in pending:
             try:

@@ -48,6 +48,7 @@ import torch
 
 from gdlib import device as _device
 from gdlib import diffusion
+from gdlib import progress as _progress
 from gdlib.checks import check_choice, check_int, check_range
 from gdlib.datasets import DatasetConfig, make_dataset
 from gdlib.evaluation import accuracy, estimate_centres
@@ -588,12 +589,8 @@ def _train(cfg: TrainConfig, name: str, progress: bool | None, device: torch.dev
     if step == 0 and perm is None:
         at_epoch_end(0, None)
 
-    bar = None
-    if progress is not False:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, initial=step, desc=f"training {name}",
-                   disable=None if progress is None else False)
+    # shown as progress says; mirrored to ./run_all.sh's terminal whatever it says (gdlib.progress)
+    bar = _progress.bar(total, f"training {name}/{cfg.key()}", visible=progress, initial=step)
     loss_sum = torch.full((), resumed_loss[0], device=device)  # training loss summed since the last row
     bad_step = torch.full((), -1, dtype=torch.long, device=device)
     n_in_sum, last_save = resumed_loss[1], time.perf_counter()
@@ -628,8 +625,7 @@ def _train(cfg: TrainConfig, name: str, progress: bool | None, device: torch.dev
             bad_step = torch.where((bad_step < 0) & ~torch.isfinite(loss), step, bad_step)
             loss_sum += loss
             n_in_sum += 1
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
             if on_step is not None:
                 on_step(step, float(loss))
             epoch_done = step % spe == 0 or step == total
@@ -638,8 +634,7 @@ def _train(cfg: TrainConfig, name: str, progress: bool | None, device: torch.dev
                 loss_mean = float(loss_sum) / n_in_sum
                 loss_sum.zero_()
                 n_in_sum = 0
-                if bar is not None:
-                    bar.set_postfix(loss=f"{loss_mean:.4f}")
+                bar.set_postfix(loss=f"{loss_mean:.4f}")
                 if epoch_done:
                     at_epoch_end(math.ceil(step / spe), loss_mean)
                 else:
@@ -655,8 +650,7 @@ def _train(cfg: TrainConfig, name: str, progress: bool | None, device: torch.dev
                 save_resumable()
                 last_save = time.perf_counter()
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     check_finite()
     final_epoch = math.ceil(step / spe)
     if final_epoch not in cfg.eval_epochs:  # the final accuracy is always measured
