@@ -296,11 +296,11 @@ def test_committed_profiles_cover_every_notebook_and_set_only_declared_parameter
                 assert not undeclared, f"{profile}.yaml sets {sorted(undeclared)}, not parameters of {stem}"
 
 
-def test_run_all_and_ci_entry_point_are_executable_bash():
-    for script in (REPO / "run_all.sh", REPO / ".ci" / "run"):
+def test_run_all_ci_and_the_cluster_script_are_executable_bash_within_the_repository():
+    for script in (REPO / "run_all.sh", REPO / ".ci" / "run", REPO / "scripts" / "slurm-local.sh"):
         assert os.access(script, os.X_OK), f"{script} is not executable"
         assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
-    lines = (REPO / ".ci" / "run").read_text().splitlines()
-    ci = [line for line in lines if line and not line.startswith("#")]
-    assert ci[-1] == "exec ./run_all.sh --tests"
+        assert "shared/" not in script.read_text()  # a user has the repository only
+    ci = (REPO / ".ci" / "run").read_text()
+    assert ci.rstrip().endswith("./run_all.sh --tests") and "scripts/slurm-local.sh start" in ci
     assert 'exec "$PY" -m gdlib.runner "$@"' in (REPO / "run_all.sh").read_text()
