@@ -40,6 +40,22 @@ def set_outputs(path: str | os.PathLike) -> Path:
     return path
 
 
+def why_not_writable(folder: str | os.PathLike) -> str | None:
+    """Why ``folder`` cannot be used as (or created as) a writable folder, or None when it can. A probe
+    folder is made and removed in the nearest existing ancestor: permission bits do not tell (root,
+    read-only or special file systems such as /proc)."""
+    existing = Path(folder)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    try:
+        tempfile.TemporaryDirectory(dir=existing, prefix=".gdlib-write-probe-").cleanup()
+    except OSError as err:
+        return f"{existing} is not writable ({err.strerror})"
+    return None
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one, never half."""
     path = Path(path)

@@ -34,7 +34,7 @@ from typing import Any
 from gdlib import parameters as params
 from gdlib.execution import DEFAULT_KERNEL, REGISTER_KERNEL, check_kernel  # noqa: F401 (part of this API)
 from gdlib.parameters import UsageError, available_profiles, load_profile, merge_parameters  # noqa: F401
-from gdlib.paths import REPO, atomic_write_text, outputs_dir
+from gdlib.paths import REPO, atomic_write_text, outputs_dir, why_not_writable
 
 NOTEBOOKS_DIR = params.NOTEBOOKS_DIR
 declared_parameters = params.declared  # {name: default} of a notebook's parameters cell
@@ -96,17 +96,6 @@ def discover_notebooks(notebooks_dir: str | os.PathLike | None = None) -> dict[s
     return found
 
 
-def check_output_dir(path: Path) -> None:
-    """Raise UsageError unless ``path`` is, or can be created as, a writable folder (creates nothing)."""
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UsageError(f"--output-dir {path}: {existing} is not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"--output-dir {path}: {existing} is not writable")
-
-
 def _split_only(only: str | Sequence[str] | None, allowed: Sequence[str]) -> list[str]:
     if only is None:
         return list(allowed)
@@ -165,7 +154,8 @@ def plan_runs(profile: str = DEFAULT_PROFILE, only: str | Sequence[str] | None =
     defaults = {path.stem: declared_parameters(path) for path in selected}
     checked = _check_names(overrides, defaults)
     check_kernel(kernel)
-    check_output_dir(output_dir)
+    if (problem := why_not_writable(output_dir)) is not None:
+        raise UsageError(f"--output-dir {output_dir}: {problem}")
     jobs = []
     for path in selected:
         stem, declared = path.stem, defaults[path.stem]

@@ -179,6 +179,15 @@ def test_an_output_folder_that_cannot_be_written_exits_2_with_one_line(project, 
     assert stderr == f"run_all.sh: error: --output-dir {blocker / 'out'}: {blocker} is not a folder\n"
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_folder_the_permission_bits_allow_but_that_refuses_writes_is_caught_under_dry_run(project, tmp_path):
+    # as root, os.access says /proc is writable; creating anything there fails
+    code, _, stderr = run_main(["--notebooks-dir", project, "--output-dir", "/proc/gdlib-out", "--profile", "smoke",
+                                "--dry-run"])
+    assert code == 2 and stderr.startswith("run_all.sh: error: --output-dir /proc/gdlib-out: /proc is not writable")
+    assert len(stderr.splitlines()) == 1
+
+
 def test_an_output_folder_that_cannot_be_created_exits_2_with_one_line(project, tmp_path, monkeypatch):
     # os.access says yes to root for any folder, so a refused mkdir is also caught (one line, no traceback)
     real_mkdir = Path.mkdir
