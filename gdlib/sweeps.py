@@ -29,6 +29,7 @@ import os
 import re
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -116,7 +117,10 @@ def _process_worker(cfg: TrainConfig, name: str, outputs: str, gpu: int | None, 
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
     try:
         conn.send(("ok", train_job(cfg, name, outputs)))
-    except BaseException:  # KeyboardInterrupt too: the parent hears why the worker stopped
+    except KeyboardInterrupt:  # the sweep was interrupted: say so, without a traceback on the terminal
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        conn.send(("error", "KeyboardInterrupt: the sweep was interrupted"))
+    except BaseException:
         conn.send(("error", traceback.format_exc()))
         raise
     finally:
@@ -165,11 +169,15 @@ def _run_processes(pending: list[tuple[str, TrainConfig]], name: str, outputs: s
                     done(key, message[1], None)
                 else:
                     done(key, None, message[1] if message else _death(proc.pid, proc.exitcode))
-    finally:  # interrupted: stop the workers still running (SIGINT first, so they release their locks)
-        for _key, proc, _ in running.values():
+    finally:  # interrupted: stop the workers still running, each given time to release its lock
+        procs = [proc for _, proc, _ in running.values()]
+        deadline = time.monotonic() + 5  # Ctrl-C or Jupyter's interrupt reaches the workers too: let them end
+        while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
+            wait_for_any([p.sentinel for p in procs if p.is_alive()], timeout=max(0.0, deadline - time.monotonic()))
+        for proc in procs:
             if proc.is_alive():
                 os.kill(proc.pid, signal.SIGINT)
-        for _key, proc, _ in running.values():
+        for proc in procs:
             proc.join(10)
             if proc.is_alive():
                 proc.kill()

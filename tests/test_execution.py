@@ -120,3 +120,31 @@ def test_a_cell_that_ignores_the_interrupt_is_killed_with_its_children_after_the
     assert lock.acquire(timeout=5)
     assert "which is gone" in notes[0]
     lock.release()
+
+
+@pytest.mark.slow
+def test_a_runner_killed_with_sigkill_leaves_no_kernel_behind(tmp_path):
+    # The runner cannot clean up after SIGKILL; its child notices and kills the kernel's process group.
+    notebooks = tmp_path / "notebooks"
+    (notebooks / "profiles").mkdir(parents=True)
+    (notebooks / "profiles" / "smoke.yaml").write_text("{}\n")
+    write_notebook(notebooks / "01_wait.ipynb", 'PROFILE = "full"\nOUTPUT_DIR = ""\nINTERACTIVE = True\n'
+                   "IGNORE_SIGINT = False\n", "x = 1", WAIT_IN_A_LOCK)
+    out = tmp_path / "out"
+    runner = subprocess.Popen([sys.executable, "-m", "gdlib.runner", "--notebooks-dir", str(notebooks),
+                               "--output-dir", str(out), "--profile", "smoke"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (out / "started").exists():
+        assert runner.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    kernel, child = map(int, (out / "pids").read_text().split())
+    runner.kill()
+    runner.wait()
+    deadline = time.monotonic() + 15
+    while (alive(kernel) or alive(child)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(kernel) and not alive(child)
+    lock = RunLock(out / "model.lock", note=lambda text: None)  # left by the killed kernel: taken over
+    assert lock.acquire(timeout=5)
+    lock.release()

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import pytest
 
+from gdlib import slurm
 from gdlib.datasets import DatasetConfig
 from gdlib.locks import RunLock
 from gdlib.paths import REPO
@@ -73,6 +74,19 @@ def test_an_unknown_option_in_the_file_lists_the_allowed_ones(tmp_path):
 
 # --- against the cluster ----------------------------------------------------------------------------
 
+def attach_signal(monkeypatch) -> threading.Event:
+    """Set once a run_sweep (in another thread) has looked up which configs queued jobs hold."""
+    attached, real = threading.Event(), slurm.held_jobs
+
+    def spy(*args, **kwargs):
+        held = real(*args, **kwargs)
+        attached.set()
+        return held
+
+    monkeypatch.setattr(slurm, "held_jobs", spy)
+    return attached
+
+
 def wait_running(job_ids: list[str], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -104,10 +118,11 @@ def test_a_sweep_with_a_failing_a_cancelled_and_a_timed_out_job_then_the_rerun_t
                           progress=False)
         assert rerun.count("queued") == 3 and rerun.jobs == first.jobs
         outcome: dict = {}
+        attached = attach_signal(monkeypatch)
         collector = threading.Thread(target=lambda: outcome.update(result=run_sweep(
             [good, failing, cancelled], "tiny", executor="slurm", slurm=opts, progress=False)))
         collector.start()
-        time.sleep(1)
+        assert attached.wait(60)  # it waits for the queued jobs: cancel one of them now
         subprocess.run(["scancel", first.jobs[cancelled.key()]], check=True)
         locks[good.key()].release()
         locks[failing.key()].release()
@@ -132,6 +147,39 @@ def test_a_sweep_with_a_failing_a_cancelled_and_a_timed_out_job_then_the_rerun_t
                             slow.key(): "trained"}
     assert set(final.jobs) == {failing.key(), cancelled.key(), slow.key()}  # only what was missing went to Slurm
     assert is_trained(cancelled, "tiny") and is_trained(slow, "tiny")
+
+
+@pytest.mark.slurm
+def test_without_accounting_a_job_that_died_without_a_result_fails_its_config_instead_of_hanging(
+        tmp_path, monkeypatch):
+    # Without slurmdbd, sacct fails and submitit cannot see a job's end: job.result() used to wait forever.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "sacct").write_text("#!/bin/sh\necho 'sacct: error: Slurm accounting storage is disabled' >&2\nexit 1\n")
+    (fake / "sacct").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("GDLIB_OUTPUTS", str(tmp_path))
+    cfg = tiny(8)
+    lock = RunLock(lock_path(cfg, "tiny"))
+    lock.acquire()  # the job waits on the model's lock until it is cancelled
+    try:
+        submitted = run_sweep([cfg], "tiny", executor="slurm", slurm=SlurmOptions(time_min=5), wait=False,
+                              progress=False)
+        job = submitted.jobs[cfg.key()]
+        wait_running([job])
+        outcome: dict = {}
+        attached = attach_signal(monkeypatch)
+        waiter = threading.Thread(target=lambda: outcome.update(result=run_sweep(
+            [cfg], "tiny", executor="slurm", slurm=SlurmOptions(time_min=5), progress=False)))
+        waiter.start()
+        assert attached.wait(60)
+        subprocess.run(["scancel", job], check=True)
+        waiter.join(120)
+        assert not waiter.is_alive(), "waiting for a dead job hung"
+    finally:
+        lock.release()
+    error = outcome["result"].errors[cfg.key()]
+    assert error.startswith(f"Slurm job {job} ended without a result") and "keeps no accounting" in error
 
 
 @pytest.mark.slurm
