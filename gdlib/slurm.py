@@ -24,6 +24,8 @@ import getpass
 import json
 import math
 import os
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -303,11 +305,29 @@ def job_failure(job: Any, options: SlurmOptions) -> tuple[str, str]:
     except Exception:  # sacct unavailable
         state = "UNKNOWN"
     word = state.split()[0].upper() if state else "UNKNOWN"
+    if word in ("FAILED", "CANCELLED") and _ending_signal(job.job_id) == signal.SIGUSR2:
+        # submitit's time-limit warning (USR2, 90 s before the limit) came before Python could catch it:
+        # a limit shorter than that warning, or a job slow to start
+        word = "TIMEOUT"
     hint = STATE_HINTS.get(word, "").format(time_min=options.time_min)
+    if word == "TIMEOUT":
+        return f"Slurm job {job.job_id} {hint}" + log, f"Slurm job {job.job_id} {hint} (state {state})"
     if word == "UNKNOWN":
         hint = "this cluster keeps no accounting (sacct failed), so why is unknown"
     line = f"Slurm job {job.job_id} ended without a result (state {state}): {hint or 'see the log'}"
     return line + log, line
+
+
+def _ending_signal(job_id: str) -> int | None:
+    """The signal that ended the job's steps, from sacct's exit codes ("code:signal"), if any."""
+    try:
+        out = subprocess.run(["sacct", "-n", "-P", "-j", job_id, "-o", "ExitCode,DerivedExitCode"],
+                             capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    codes = [c for c in out.replace("|", "\n").split() if re.fullmatch(r"\d+:\d+", c)]
+    signals = {int(c.split(":")[1]) for c in codes} - {0}
+    return signal.SIGUSR2 if signal.SIGUSR2 in signals else min(signals, default=None)
 
 
 def _active(state: str | None) -> bool:

@@ -159,6 +159,7 @@ def test_without_accounting_a_job_that_died_without_a_result_fails_its_config_in
     (fake / "sacct").chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("GDLIB_OUTPUTS", str(tmp_path))
+    monkeypatch.setattr(slurm, "DEAD_AFTER_S", 3.0)  # the grace a shared file system gets (30 s), shortened
     cfg = tiny(8)
     lock = RunLock(lock_path(cfg, "tiny"))
     lock.acquire()  # the job waits on the model's lock until it is cancelled

@@ -93,7 +93,7 @@ def test_expected_work_grows_with_steps_batch_padded_canvas_and_width():
 def test_a_killed_worker_fails_only_its_config_and_a_healthy_one_in_progress_completes(tmp_path, monkeypatch):
     # The issue: an out-of-memory kill of one worker failed every config with BrokenProcessPool.
     monkeypatch.setenv("GDLIB_OUTPUTS", str(tmp_path))
-    doomed, healthy, quick = replace(tiny(1), epochs=60), replace(tiny(2), epochs=40), tiny(3)
+    doomed, healthy, quick = replace(tiny(1), epochs=30), replace(tiny(2), epochs=20), tiny(3)
     killed = []
 
     def kill_doomed_while_healthy_trains():
