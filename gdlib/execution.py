@@ -62,7 +62,9 @@ class Interrupts:
         self.received: list[int] = []
 
     def __enter__(self) -> Interrupts:
-        self._saved = {s: signal.signal(s, self._record) for s in (signal.SIGINT, signal.SIGTERM)}
+        # only the main thread may set handlers; from another thread, signals keep their usual effect
+        self._saved = {} if threading.current_thread() is not threading.main_thread() else \
+            {s: signal.signal(s, self._record) for s in (signal.SIGINT, signal.SIGTERM)}
         return self
 
     def _record(self, signum: int, _frame) -> None:

@@ -92,10 +92,12 @@ class CorruptFileWarning(UserWarning):
     """A cache file could not be read and was moved aside; the caller fell back (see the message)."""
 
 
-def describe_error(err: BaseException) -> str:
-    """``Type: first line of the message``, for one-line reports."""
+def describe_error(err: BaseException, limit: int = 160) -> str:
+    """``Type: first line of the message`` (cut at ``limit`` characters), for one-line reports."""
     text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+    first = text[0] if text else ""
+    first = first if len(first) <= limit else first[:limit - 3].rstrip() + "..."
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
 
 
 def move_aside(path: str | os.PathLike, err: BaseException, fallback: str) -> Path:

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -148,3 +149,19 @@ def test_a_runner_killed_with_sigkill_leaves_no_kernel_behind(tmp_path):
     lock = RunLock(out / "model.lock", note=lambda text: None)  # left by the killed kernel: taken over
     assert lock.acquire(timeout=5)
     lock.release()
+
+
+def test_a_run_from_another_thread_keeps_the_usual_signal_handling():
+    # Python lets only the main thread set signal handlers; a run started elsewhere must not fail on it
+    from gdlib.execution import Interrupts
+
+    seen: dict = {}
+
+    def enter():
+        with Interrupts() as caught:
+            seen["received"] = caught.received
+
+    worker = threading.Thread(target=enter)
+    worker.start()
+    worker.join()
+    assert seen == {"received": []}
