@@ -3,8 +3,9 @@
 #   ./run_all.sh [--profile smoke|quick|full] [--only 01,03] [-p NAME VALUE]... [--output-dir DIR]
 #   ./run_all.sh --tests [pytest args]
 # Uses the active virtualenv or conda env if there is one, else creates .venv here. Installs
-# gdlib (pip install -e ".[dev]") again only when pyproject.toml changed, and (re)registers the
-# Jupyter kernel "gdlib" when it does not point at this environment's python.
+# gdlib (pip install -e ".[dev]") again only when pyproject.toml changed, and installs the Jupyter
+# kernel "gdlib" into that environment (share/jupyter/kernels, not the user's folder), so that every
+# checkout's runs, and a JupyterLab started from its environment, use its own interpreter.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 REPO=$(pwd)
@@ -16,8 +17,8 @@ elif [[ -n "${CONDA_PREFIX:-}" && "${CONDA_DEFAULT_ENV:-}" != base ]]; then
 else
     if [[ ! -x .venv/bin/python ]]; then
         BASE=${PYTHON:-python3}
-        if ! "$BASE" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
-            echo "run_all.sh: needs Python >= 3.10 (3.11 recommended); '$BASE' is not. Set PYTHON=/path/to/python3.11" >&2
+        if ! "$BASE" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            echo "run_all.sh: needs Python >= 3.11 (pyproject.toml); '$BASE' is not. Set PYTHON=/path/to/python3.11" >&2
             exit 1
         fi
         echo "run_all.sh: creating .venv with $("$BASE" --version 2>&1)"
@@ -26,6 +27,11 @@ else
     export VIRTUAL_ENV="$REPO/.venv"
     export PATH="$VIRTUAL_ENV/bin:$PATH"
     PY="$VIRTUAL_ENV/bin/python"
+fi
+
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "run_all.sh: needs Python >= 3.11 (pyproject.toml); the active environment has $("$PY" --version 2>&1)" >&2
+    exit 1
 fi
 
 # Install only when pyproject.toml (or the checkout the editable install points to) changed.
@@ -43,14 +49,16 @@ if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$WANT" ]]; then
     printf '%s\n' "$WANT" > "$STAMP"
 fi
 
-if ! "$PY" - 2>/dev/null <<'PYEOF'
-import sys
-from jupyter_client.kernelspec import KernelSpecManager
-sys.exit(KernelSpecManager().get_kernel_spec("gdlib").argv[0] != sys.executable)
+# The kernel spec lives in the environment: a user-wide one would point at whichever checkout
+# registered it last, and every other checkout's runs would silently use that environment.
+KERNEL_JSON="$("$PY" -c 'import sys; print(sys.prefix)')/share/jupyter/kernels/gdlib/kernel.json"
+if ! "$PY" - "$KERNEL_JSON" 2>/dev/null <<'PYEOF'
+import json, sys
+sys.exit(json.load(open(sys.argv[1]))["argv"][0] != sys.executable)
 PYEOF
 then
-    echo "run_all.sh: registering the Jupyter kernel 'gdlib' for $PY"
-    "$PY" -m ipykernel install --user --name gdlib --display-name "Python (gdlib)"
+    echo "run_all.sh: installing the Jupyter kernel 'gdlib' into $("$PY" -c 'import sys; print(sys.prefix)')"
+    "$PY" -m ipykernel install --sys-prefix --name gdlib --display-name "Python (gdlib)" >/dev/null
 fi
 
 exec "$PY" -m gdlib.runner "$@"

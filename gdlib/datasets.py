@@ -30,16 +30,15 @@ Conventions (where the paper is silent, our choice):
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from gdlib import images as img
 from gdlib.checks import check_choice, check_int, check_positive, check_range
-from gdlib.paths import atomic_write_bytes, data_dir
+from gdlib.keys import coerce_floats, config_key
+from gdlib.paths import atomic_write_bytes, data_dir, move_aside
 from gdlib.regions import Cross, HoldOut, grid, region_codes
 
 CATEGORIES = ("2D", "rim", "1D", "0D")
@@ -70,6 +69,7 @@ class DatasetConfig:
     subsample_seed: int = 0
 
     def __post_init__(self) -> None:
+        coerce_floats(self)
         object.__setattr__(self, "sigma", _pair("sigma", self.sigma))
         object.__setattr__(self, "d", _pair("d", self.d))
         object.__setattr__(self, "include", tuple(self.include))
@@ -124,9 +124,8 @@ class DatasetConfig:
         return out
 
     def key(self) -> str:
-        """Short hash of the config: the cache key of the dataset it describes."""
-        blob = json.dumps(self.to_dict(), sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+        """The cache key of the dataset it describes (:func:`gdlib.keys.config_key`)."""
+        return config_key(self.to_dict())
 
 
 @dataclass(frozen=True, eq=False)
@@ -226,8 +225,11 @@ def make_dataset(cfg: DatasetConfig, split: str = "train", cache: bool = False) 
     check_choice("split", split, ("train", "heldout"))
     path = data_dir() / f"{cfg.key()}-{split}.npz"
     if cache and path.exists():
-        with np.load(path) as z:
-            return Dataset(cfg, z["images"], z["labels"], z["category"], z["region"])
+        try:
+            with np.load(path) as z:
+                return Dataset(cfg, z["images"], z["labels"], z["category"], z["region"])
+        except Exception as err:  # a truncated or damaged npz: generating again takes seconds
+            move_aside(path, err, "the dataset is generated again")
     labels, category, region, included, train = _split_masks(cfg)
     select = train if split == "train" else included & ~train
     labels, category, region = labels[select], category[select], region[select]

@@ -11,6 +11,8 @@ Every other module asks here instead of calling ``torch.cuda.is_available()`` it
 - :func:`autocast`: the autocast context for a device (a no-op where bf16 is off).
 - :func:`setup`: TF32 matmuls and convolutions on CUDA; on the CPU one thread per usable core (one
   thread in all when the CPU is already oversubscribed), denormals flushed to zero.
+- :func:`threads`: a fixed intra-op thread count for a block (training and evaluation run under their
+  config's ``threads``, so that the same config gives the same numbers on a loaded or an idle machine).
 - :func:`memory_format` / :func:`prepare_model`: channels_last weights and activations.
 
 Weights, optimiser state and the EMA stay fp32 everywhere: autocast only lowers the compute.
@@ -42,7 +44,8 @@ def default_threads() -> int:
     On an oversubscribed CPU (1-minute load average above the usable cores minus one half, measured
     before this process starts working) every OpenMP parallel region waits for a descheduled worker:
     on a 2-core machine under a load of 5, a training step took 3-12 s with two threads and 0.8 s
-    with one. Bitwise reproducibility across processes needs a fixed count: set ``GDLIB_THREADS``.
+    with one. This default only serves work outside training and evaluation, which run with their
+    config's fixed count (:func:`threads`): the count changes a CPU computation's float rounding.
     """
     cores = usable_cores()
     try:
@@ -61,15 +64,14 @@ def setup(threads: int | None = None) -> None:
     :func:`default_threads`.
     """
     global _SETUP_DONE
-    if threads is None and os.environ.get("GDLIB_THREADS"):
-        threads = int(os.environ["GDLIB_THREADS"])
     if threads is not None:
         torch.set_num_threads(int(threads))
-    if _SETUP_DONE:
+    if _SETUP_DONE:  # get_device() calls this often: GDLIB_THREADS must not undo a later choice
         return
     torch.set_flush_denormal(True)
     if threads is None:
-        torch.set_num_threads(default_threads())
+        env = os.environ.get("GDLIB_THREADS")
+        torch.set_num_threads(int(env) if env else default_threads())
     if torch.cuda.is_available():
         # TF32: about 8x the fp32 matmul rate on A100/H100, ample precision for noise prediction.
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -77,6 +79,23 @@ def setup(threads: int | None = None) -> None:
         torch.backends.cudnn.benchmark = True
         torch.set_float32_matmul_precision("high")
     _SETUP_DONE = True
+
+
+@contextlib.contextmanager
+def threads(count: int):
+    """Run the block with ``count`` intra-op CPU threads, then restore the previous count.
+
+    On the CPU the thread count changes how reductions (convolutions, matmuls) are split, and so the
+    rounding: the same training run with 1 and 2 threads ends with different weights. CUDA kernels do
+    not depend on it.
+    """
+    setup()
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def get_device(prefer: str | torch.device | None = None) -> torch.device:

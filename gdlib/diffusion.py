@@ -138,13 +138,33 @@ class Samples:
         return to_uint8(self.images)
 
 
-def _eps_and_x0(model: EpsModel, schedule: Schedule, x: torch.Tensor, t: int, labels: torch.Tensor,
-                clip: bool, autocast: bool | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _network(model: EpsModel, labels: torch.Tensor, batch_size: int, capture: list[str],
+             activations: dict[str, torch.Tensor], autocast: bool | None) -> Callable:
+    """eps_theta(x_t, t, last) for all samples, ``batch_size`` at a time; at the last call (``last``)
+    the ``capture`` layers' outputs are kept in ``activations``. Batching only bounds the memory of a
+    network call: the sampler's arithmetic outside the network, and its noise, run on all samples at once."""
+
+    def eps_theta(x: torch.Tensor, t: int, last: bool) -> torch.Tensor:
+        outs, kept = [], {name: [] for name in capture}
+        for start in range(0, len(x), batch_size):
+            xb, lb = x[start:start + batch_size], labels[start:start + batch_size]
+            tt = torch.full((len(xb),), t, device=x.device, dtype=torch.long)
+            hooks = capture_layers(model, capture) if last and capture else contextlib.nullcontext({})
+            with hooks as got, _device.autocast(x.device, autocast):
+                outs.append(model(xb, tt, lb).float())
+            for name, value in got.items():
+                kept[name].append(value.cpu())
+        if last:
+            activations.update({name: torch.cat(values) for name, values in kept.items()})
+        return torch.cat(outs)
+
+    return eps_theta
+
+
+def _eps_and_x0(eps_theta: Callable, schedule: Schedule, x: torch.Tensor, t: int, clip: bool,
+                last: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """eps_theta(x_t, t) and the x_0 it implies, clipped to [-1, 1]; eps recomputed from the clipped x_0."""
-    tt = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
-    with _device.autocast(x.device, autocast):
-        eps = model(x, tt, labels)
-    eps = eps.float()
+    eps = eps_theta(x, t, last)
     a_bar = float(schedule.alpha_bar[t])
     x0 = (x - (1 - a_bar) ** 0.5 * eps) / a_bar**0.5
     if clip:
@@ -153,11 +173,10 @@ def _eps_and_x0(model: EpsModel, schedule: Schedule, x: torch.Tensor, t: int, la
     return eps, x0
 
 
-def _ddpm_loop(model, schedule, x, labels, generator, clip, autocast, variance, at_last, tick):
+def _ddpm_loop(eps_theta, schedule, x, generator, clip, variance, tick):
     """Ho et al. Algorithm 2, x_0 clipped: x_{t-1} = mu~_t(x_t, x0_hat) + sigma_t z, no noise at t = 0."""
     for t in range(schedule.T - 1, -1, -1):
-        with at_last() if t == 0 else contextlib.nullcontext():
-            _, x0 = _eps_and_x0(model, schedule, x, t, labels, clip, autocast)
+        _, x0 = _eps_and_x0(eps_theta, schedule, x, t, clip, last=t == 0)
         a_bar, a_bar_prev = float(schedule.alpha_bar[t]), float(schedule.alpha_bar_prev[t])
         beta, alpha = float(schedule.betas[t]), float(schedule.alphas[t])
         # posterior mean of q(x_{t-1} | x_t, x_0) (Ho et al. Eq. 7)
@@ -171,12 +190,11 @@ def _ddpm_loop(model, schedule, x, labels, generator, clip, autocast, variance, 
     return x
 
 
-def _ddim_loop(model, schedule, x, labels, generator, clip, autocast, steps, eta, at_last, tick):
+def _ddim_loop(eps_theta, schedule, x, generator, clip, steps, eta, tick):
     """Song et al. 2021 Eq. 12: x_prev = sqrt(a_prev) x0 + sqrt(1 - a_prev - s^2) eps + s z."""
     ts = ddim_timesteps(schedule.T, steps)
     for i, t in enumerate(ts):
-        with at_last() if i == len(ts) - 1 else contextlib.nullcontext():
-            eps, x0 = _eps_and_x0(model, schedule, x, t, labels, clip, autocast)
+        eps, x0 = _eps_and_x0(eps_theta, schedule, x, t, clip, last=i == len(ts) - 1)
         a_bar = float(schedule.alpha_bar[t])
         a_prev = float(schedule.alpha_bar[ts[i + 1]]) if i + 1 < len(ts) else 1.0
         s = eta * ((1 - a_prev) / (1 - a_bar) * (1 - a_bar / a_prev)) ** 0.5
@@ -205,13 +223,16 @@ def sample(
     variance: str = "beta",
     progress: bool | None = False,
 ) -> Samples:
-    """Generate one N x N image per label row (mu_x, mu_y), in batches of ``batch_size``.
+    """Generate one N x N image per label row (mu_x, mu_y).
 
     ``method``: ``"ddpm"`` (ancestral, all T steps, sigma_t^2 = beta_t as Ho et al.'s Algorithm 2
     and dome272, or ``variance="posterior"`` for beta~_t) or ``"ddim"`` (``steps`` steps, default 50,
     with ``eta``). ``capture``: layer names (:data:`gdlib.model.LAYERS` or module names) whose outputs
     at the last network call (t = 0) are returned (needs an ``nn.Module``). ``seed`` seeds the one
-    generator that draws all the noise, so a call is reproducible for a given batch size and device.
+    generator that draws all the noise, for all samples at once at every step, so the noise a sample
+    gets depends on the seed, its row and the device, not on ``batch_size``, which only bounds how many
+    samples one network call takes (the memory).
+    (The network itself may round differently by batch size, in the last bits of float32.)
     ``progress``: a tqdm bar over network calls (None: tqdm's default, hidden when not a terminal).
     """
     check_choice("method", method, ("ddpm", "ddim"))
@@ -237,40 +258,23 @@ def sample(
         labels = torch.as_tensor(np.asarray(labels, dtype=np.float32))
     labels = labels.float().reshape(-1, 2)
     generator = torch.Generator(device=device).manual_seed(int(seed))
-    images, acts = [], {name: [] for name in capture}
+    activations: dict[str, torch.Tensor] = {}
+    eps_theta = _network(model, labels.to(device), batch_size, capture, activations, autocast)
     bar = None
     if progress is not False:
         from tqdm.auto import tqdm
 
-        n_batches = -(-len(labels) // batch_size)
-        bar = tqdm(total=n_batches * n_calls, desc=f"sampling ({method})",
-                   disable=None if progress is None else False)
+        bar = tqdm(total=n_calls, desc=f"sampling ({method})", disable=None if progress is None else False)
     tick = bar.update if bar is not None else (lambda: None)
     try:
-        for start in range(0, len(labels), batch_size):
-            lab = labels[start:start + batch_size].to(device)
-            x = torch.randn((len(lab), 1, n, n), device=device, generator=generator)
-            store: dict[str, torch.Tensor] = {}
-
-            @contextlib.contextmanager
-            def at_last(store=store):
-                if not capture:
-                    yield
-                    return
-                with capture_layers(model, capture) as got:
-                    yield
-                store.update(got)
-
-            if method == "ddpm":
-                x = _ddpm_loop(model, schedule, x, lab, generator, clip, autocast, variance, at_last, tick)
-            else:
-                x = _ddim_loop(model, schedule, x, lab, generator, clip, autocast, steps, eta, at_last, tick)
-            images.append(x.float().cpu())
-            for name in capture:
-                acts[name].append(store[name].cpu())
+        x = torch.randn((len(labels), 1, n, n), device=device, generator=generator)
+        if method == "ddpm":
+            x = _ddpm_loop(eps_theta, schedule, x, generator, clip, variance, tick)
+        else:
+            x = _ddim_loop(eps_theta, schedule, x, generator, clip, steps, eta, tick)
     finally:
         if bar is not None:
             bar.close()
         if was_training:
             model.train()
-    return Samples(torch.cat(images), labels.cpu(), {k: torch.cat(v) for k, v in acts.items()})
+    return Samples(x.float().cpu(), labels.cpu(), activations)

@@ -60,18 +60,22 @@ def notebook_configs(notebook: str | os.PathLike, profile: str, overrides: dict[
     """The distinct TrainConfigs that ``notebook``'s set-up cell builds under ``profile`` for training (those it
     keeps under :data:`TRAINED_NAMES`), in build order.
 
-    The values are merged as the runner merges them (common < the notebook's section < runner values <
-    ``overrides``), restricted to the names the parameters cell declares. The set-up cell runs with its output
-    (prints) captured and OUTPUT_DIR in a temporary folder that is removed afterwards.
+    The values are merged and type-checked as the runner does it (common < the notebook's section < runner
+    values < ``overrides``; :mod:`gdlib.parameters`), restricted to the names the parameters cell declares. The
+    set-up cell runs with its output (prints) captured and OUTPUT_DIR in a temporary folder that is removed
+    afterwards.
     """
-    from gdlib.runner import declared_parameters, load_profile, merge_parameters
+    from gdlib import parameters as params
 
     notebook = Path(notebook)
     parameters_src, setup_src = _cells(notebook)
     saved = os.environ.get("GDLIB_OUTPUTS")
+    defaults = params.declared(notebook)
     with tempfile.TemporaryDirectory(prefix="gdlib-plan-") as out:
-        values = merge_parameters(load_profile(profile, profiles_dir), notebook.stem,
-                                  declared_parameters(notebook), profile, out, overrides)
+        values = params.merge_parameters(params.load_profile(profile, profiles_dir), notebook.stem, defaults, profile,
+                                         out, overrides)
+        values = {k: v if k in ("PROFILE", "OUTPUT_DIR", "INTERACTIVE") else
+                  params.check(k, v, defaults[k], notebook.stem, f"profile {profile!r}") for k, v in values.items()}
         namespace: dict[str, Any] = {"__name__": f"gdlib_plan_{notebook.stem}"}
         try:
             with contextlib.redirect_stdout(io.StringIO()):

@@ -8,70 +8,58 @@ whether it was cached, trained or failed (and why). Models are read back from th
 
 Executors, all behind the same call:
 - ``local``: in this process, one model after another, with an overall progress bar;
-- ``processes``: a pool of worker processes on this machine (spawned); with ``gpus`` each worker is
-  pinned to one GPU through CUDA_VISIBLE_DEVICES (worker i gets gpus[i % len(gpus)]);
-- ``slurm``: submitit's AutoExecutor submits one job array (``map_array``); partition, time limit, GPUs
-  and array parallelism are :class:`SlurmOptions`. Jobs write to the shared cache. ``cluster="local"``
-  runs the same path as local subprocesses (how the tests exercise it without a cluster).
+- ``processes``: up to ``workers`` processes on this machine at a time, one spawned process per config,
+  so a worker that dies (killed, out of memory) fails its own config only and the others go on; with
+  ``gpus`` each worker slot is pinned to one GPU through CUDA_VISIBLE_DEVICES (slot i gets
+  gpus[i % len(gpus)]);
+- ``slurm``: submitit's AutoExecutor submits one job array (``map_array``) of the configs that no
+  queued or running job holds already; what the jobs ask for is :class:`~gdlib.slurm.SlurmOptions`
+  (see :mod:`gdlib.slurm` for refusals, duplicates and dead jobs). Jobs write to the shared cache.
+  ``cluster="local"`` runs the same path as local subprocesses.
 
-Every job takes a lock file next to its cache entry (``<hash>.lock``, :mod:`filelock`, an OS-level lock
-released on failure and when a process dies), so two processes asked for one config train it once:
-the second waits, then finds it in the cache. A killed sweep resumes where it stopped: finished models
+Every job takes its run's lock (``<hash>.lock`` next to the cache entry, :mod:`gdlib.locks`: it names
+its holder and is taken over when the holder is gone), so two processes asked for one config train it
+once: the second waits, then finds it in the cache. A killed sweep resumes where it stopped: finished models
 are skipped and a half-trained one resumes from its ``last.pt``.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import signal
+import sys
+import time
 import traceback
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from multiprocessing.connection import wait as wait_for_any
 from pathlib import Path
 
-from filelock import FileLock
-from tqdm.auto import tqdm
-
+from gdlib import progress as gdlib_progress
 from gdlib.checks import check_choice, check_int
-from gdlib.device import usable_cores
 from gdlib.model import padded_size
 from gdlib.paths import outputs_dir
-from gdlib.training import TrainConfig, get_or_train, is_trained, run_dir
+from gdlib.slurm import SlurmOptions
+from gdlib.training import TrainConfig, ensure_trained, is_trained, run_dir
 
 EXECUTORS = ("local", "processes", "slurm")
 
 
-@dataclass(frozen=True)
-class SlurmOptions:
-    """What a Slurm job array asks for (submitit's parameters)."""
-
-    partition: str | None = None
-    time_min: int = 8 * 60
-    gpus_per_node: int = 1
-    cpus_per_task: int = 8
-    mem_gb: int = 32
-    array_parallelism: int = 32
-    folder: str | None = None  # default outputs/slurm/<name>
-    cluster: str | None = None  # None = auto (slurm when sbatch exists), "local" or "debug" for testing
-
-    def __post_init__(self) -> None:
-        check_int("time_min", self.time_min, 1)
-        check_int("gpus_per_node", self.gpus_per_node, 0)
-        check_int("cpus_per_task", self.cpus_per_task, 1)
-        check_int("mem_gb", self.mem_gb, 1)
-        check_int("array_parallelism", self.array_parallelism, 1)
-
-
 @dataclass
 class SweepResult:
-    """Per config key: "cached", "trained" or "failed"; run folders of the finished; the failures' reasons."""
+    """Per config key: "cached", "trained", "failed" (or "submitted", "queued"); run folders of the
+    finished; each failure's full report (``failures``) and its one-line error (``errors``); the Slurm
+    job of each config sent to Slurm (``jobs``)."""
 
     name: str
     status: dict[str, str] = field(default_factory=dict)
     paths: dict[str, Path] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     configs: dict[str, TrainConfig] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    jobs: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -80,34 +68,40 @@ class SweepResult:
     def count(self, status: str) -> int:
         return sum(s == status for s in self.status.values())
 
+    def fail(self, key: str, report: str, error: str | None = None) -> None:
+        """Record that ``key`` failed: its full ``report`` and a one-line ``error`` (else the report's)."""
+        self.status[key], self.failures[key] = "failed", report
+        self.errors[key] = error or error_line(report)
+
     def summary(self) -> str:
-        lines = [f"sweep {self.name!r}: {len(self.status)} configs, {self.count('cached')} cached, "
-                 f"{self.count('trained')} trained, {self.count('failed')} failed"]
-        for key, why in self.failures.items():
-            last = why.strip().splitlines()[-1] if why.strip() else "?"
-            lines.append(f"  FAILED {key}: {last}")
+        counts = ", ".join(f"{self.count(s)} {s}" for s in ("cached", "trained", "submitted", "queued", "failed")
+                           if self.count(s) or s in ("cached", "trained", "failed"))
+        lines = [f"sweep {self.name!r}: {len(self.status)} configs, {counts}"]
+        for key in self.failures:
+            lines.append(f"  FAILED {key}: {self.errors.get(key) or error_line(self.failures[key])}")
         return "\n".join(lines)
 
 
-def lock_path(cfg: TrainConfig, name: str) -> Path:
-    """The lock file next to a config's cache entry."""
-    path = run_dir(cfg, name)
-    return path.with_name(path.name + ".lock")
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit|Warning)\b.*")
+
+
+def error_line(report: str) -> str:
+    """The line of a traceback or log that says what went wrong (its last ``SomeError: message``)."""
+    lines = [line for line in report.strip().splitlines() if line.strip()]
+    for line in reversed(lines):
+        if _EXCEPTION_LINE.match(line):
+            return line.strip()
+    return lines[-1].strip() if lines else "(no message)"
 
 
 def train_job(cfg: TrainConfig, name: str, outputs: str | None = None) -> tuple[str, str]:
-    """Train (or find) one model under the cache lock; returns (run folder, "trained" or "cached").
-
-    Runs in any worker; a process that waited for the lock finds the model another one trained.
-    """
+    """Train (or find) one model; returns (run folder, "trained" or "cached"). Runs in any worker:
+    the run's lock (:func:`gdlib.training.ensure_trained`) makes a second process asked for the same
+    config wait, then find it in the cache."""
     if outputs is not None:
         os.environ["GDLIB_OUTPUTS"] = outputs
-    lock = lock_path(cfg, name)
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(lock)):
-        status = "cached" if is_trained(cfg, name) else "trained"
-        get_or_train(cfg, name, progress=False)
-    return str(run_dir(cfg, name)), status
+    trained = ensure_trained(cfg, name, progress=False)
+    return str(run_dir(cfg, name)), "trained" if trained else "cached"
 
 
 def expected_work(cfg: TrainConfig) -> int:
@@ -117,12 +111,113 @@ def expected_work(cfg: TrainConfig) -> int:
     return (cfg.steps or cfg.epochs) * cfg.batch_size * n_pad * n_pad * cfg.width * cfg.width
 
 
-def _pin_worker(gpu_queue, threads: int) -> None:
-    # Workers share the cores: one worker per core with one thread each trains about 1.75x faster in
-    # total than oversubscribed workers (measured on 2 cores, width 8, batch 64).
-    os.environ.setdefault("GDLIB_THREADS", str(threads))
-    if gpu_queue is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_queue.get())
+def _process_worker(cfg: TrainConfig, name: str, outputs: str, gpu: int | None, conn) -> None:
+    """One config in its own spawned process; sends ("ok", (folder, status)) or ("error", traceback)."""
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    try:
+        conn.send(("ok", train_job(cfg, name, outputs)))
+    except KeyboardInterrupt:  # the sweep was interrupted: say so, without a traceback on the terminal
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        conn.send(("error", "KeyboardInterrupt: the sweep was interrupted"))
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+        raise
+    finally:
+        conn.close()
+
+
+def _death(pid: int, exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        sig = signal.Signals(-exitcode).name
+        hint = " (the out-of-memory killer sends it: see dmesg)" if sig == "SIGKILL" else ""
+        return f"the worker process {pid} was killed by {sig}{hint} before it finished"
+    return f"the worker process {pid} exited with status {exitcode} without a result"
+
+
+def _run_processes(pending: list[tuple[str, TrainConfig]], name: str, outputs: str, workers: int,
+                   gpus: Sequence[int] | None, done: Callable[[str, tuple | None, str | None], None]) -> None:
+    """Train ``pending`` in up to ``workers`` spawned processes at a time, one per config, longest first
+    (list scheduling: the workers run out of work together). A process that dies fails its config only."""
+    ctx = get_context("spawn")
+    queue = sorted(pending, key=lambda item: expected_work(item[1]), reverse=True)
+    running: dict[int, tuple[str, object, object]] = {}  # slot -> (key, process, connection)
+    try:
+        while queue or running:
+            for slot in range(workers):
+                if slot not in running and queue:
+                    key, cfg = queue.pop(0)
+                    gpu = gpus[slot % len(gpus)] if gpus else None
+                    receive, send = ctx.Pipe(duplex=False)
+                    proc = ctx.Process(target=_process_worker, args=(cfg, name, outputs, gpu, send),
+                                       name=f"sweep {name} {key}")
+                    proc.start()
+                    send.close()
+                    running[slot] = (key, proc, receive)
+            wait_for_any([proc.sentinel for _, proc, _ in running.values()])
+            for slot, (key, proc, receive) in list(running.items()):
+                if proc.exitcode is None and proc.is_alive():
+                    continue
+                proc.join()
+                try:
+                    message = receive.recv() if receive.poll() else None
+                except EOFError:  # it died before sending anything
+                    message = None
+                receive.close()
+                del running[slot]
+                if message is not None and message[0] == "ok":
+                    done(key, message[1], None)
+                else:
+                    done(key, None, message[1] if message else _death(proc.pid, proc.exitcode))
+    finally:  # interrupted: stop the workers still running, each given time to release its lock
+        procs = [proc for _, proc, _ in running.values()]
+        deadline = time.monotonic() + 5  # Ctrl-C or Jupyter's interrupt reaches the workers too: let them end
+        while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
+            wait_for_any([p.sentinel for p in procs if p.is_alive()], timeout=max(0.0, deadline - time.monotonic()))
+        for proc in procs:
+            if proc.is_alive():
+                os.kill(proc.pid, signal.SIGINT)
+        for proc in procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+
+
+def _run_slurm(pending: list[tuple[str, TrainConfig]], name: str, outputs: str, options: SlurmOptions, wait: bool,
+               result: SweepResult, done: Callable) -> None:
+    """Submit what no queued or running job holds, then (``wait``) collect every job's outcome."""
+    from gdlib import slurm
+
+    folders = {key: run_dir(cfg, name) for key, cfg in pending}
+    jobs = slurm.held_jobs(folders)
+    if jobs:
+        print(f"{len(jobs)} config(s) of sweep {name!r} are held by queued or running Slurm jobs "
+              f"({', '.join(sorted(job.job_id for job in jobs.values()))}): waiting for those, not submitting them "
+              "again", file=sys.stderr, flush=True)
+    new = [(key, cfg, folders[key]) for key, cfg in pending if key not in jobs]
+    if new:
+        threads = max(cfg.threads for _, cfg, _ in new)
+        print(f"slurm: submitting {len(new)} job(s): {options.describe(threads)}", file=sys.stderr, flush=True)
+        try:
+            submitted = slurm.submit(new, name, outputs, options, train_job)
+        except slurm.SubmissionRefused as err:
+            for key, _, _ in new:
+                done(key, None, str(err), str(err))
+            submitted = {}
+        jobs.update(submitted)
+    result.jobs.update({key: job.job_id for key, job in jobs.items()})
+    if not wait:
+        for key in jobs:
+            result.status[key] = "submitted" if any(key == k for k, _, _ in new) else "queued"
+            result.paths[key] = folders[key]
+        return
+
+    def collected(key: str, outcome: tuple | None, report: str | None, line: str | None) -> None:
+        slurm.marker_path(folders[key]).unlink(missing_ok=True)  # the job is over: nothing holds the config
+        done(key, outcome, report, line)
+
+    slurm.collect(jobs, options, collected)
 
 
 def run_sweep(
@@ -138,7 +233,8 @@ def run_sweep(
     """Train every config of the sweep not yet in the cache and report what happened.
 
     With ``executor="slurm"`` and ``wait=False`` the call returns once the array is submitted (the
-    pending configs have status "submitted"); run the same cell again later to collect the models.
+    configs it submitted have status "submitted", those already held by a queued or running job
+    "queued"); run the same cell again later: it waits for those jobs, it does not submit them again.
     """
     check_choice("executor", executor, EXECUTORS)
     check_int("workers", workers, 1)
@@ -155,61 +251,23 @@ def run_sweep(
             pending.append((key, cfg))
     outputs = str(outputs_dir())
 
-    def finished(key: str, outcome: tuple[str, str] | None, error: str | None) -> None:
+    def finished(key: str, outcome: tuple[str, str] | None, error: str | None, line: str | None = None) -> None:
         if error is None:
             result.paths[key], result.status[key] = Path(outcome[0]), outcome[1]
         else:
-            result.status[key], result.failures[key] = "failed", error
+            result.fail(key, error, line)
+        bar.update()
 
-    bar = tqdm(total=len(pending), desc=f"sweep {name} ({executor})", disable=not progress or not pending)
+    bar = gdlib_progress.bar(len(pending), f"sweep {name} ({executor})", visible=bool(progress and pending))
     if executor == "local":
         for key, cfg in pending:
             try:
                 finished(key, train_job(cfg, name), None)
             except Exception:  # a failing config must not stop the sweep
                 finished(key, None, traceback.format_exc())
-            bar.update()
     elif executor == "processes" and pending:
-        # longest first, so that the workers run out of work together (list scheduling)
-        pending.sort(key=lambda item: expected_work(item[1]), reverse=True)
-        ctx = get_context("spawn")
-        queue = None
-        if gpus:
-            queue = ctx.Queue()
-            for i in range(workers):
-                queue.put(gpus[i % len(gpus)])
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_pin_worker,
-                                 initargs=(queue, max(1, usable_cores() // workers))) as pool:
-            futures = {pool.submit(train_job, cfg, name, outputs): key for key, cfg in pending}
-            for fut in as_completed(futures):
-                exc = fut.exception()
-                finished(futures[fut], None if exc else fut.result(),
-                         None if exc is None else "".join(traceback.format_exception(exc)))
-                bar.update()
+        _run_processes(pending, name, outputs, workers, gpus, finished)
     elif executor == "slurm" and pending:
-        import submitit
-
-        opts = slurm or SlurmOptions()
-        folder = Path(opts.folder) if opts.folder else outputs_dir() / "slurm" / name
-        ex = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=opts.cluster)
-        ex.update_parameters(timeout_min=opts.time_min, gpus_per_node=opts.gpus_per_node,
-                             cpus_per_task=opts.cpus_per_task, mem_gb=opts.mem_gb, name=f"gdlib-{name}",
-                             slurm_partition=opts.partition, slurm_array_parallelism=opts.array_parallelism)
-        keys = [key for key, _ in pending]
-        jobs = ex.map_array(train_job, [cfg for _, cfg in pending], [name] * len(pending),
-                            [outputs] * len(pending))
-        if not wait:
-            for key in keys:
-                result.status[key] = "submitted"
-                result.paths[key] = run_dir(result.configs[key], name)
-            bar.close()
-            return result
-        for key, job in zip(keys, jobs):
-            try:
-                # the model itself is read from the shared cache; the job returns only its path and status
-                finished(key, job.result(), None)
-            except Exception:
-                finished(key, None, f"job {job.job_id}: " + traceback.format_exc())
-            bar.update()
+        _run_slurm(pending, name, outputs, slurm or SlurmOptions(), wait, result, finished)
     bar.close()
     return result

@@ -12,7 +12,13 @@
 - ``eval_epochNNNN.npz``: the samples of each evaluation (uint8 images, labels, estimated centres
   and the layer-4 activations at the last denoising step), reused by notebooks 02-04;
 - ``last.pt`` while training: model, EMA, optimizer, lr scheduler, step, epoch permutation, metric
-  rows and the generator state, written atomically; deleted once ``final.pt`` exists.
+  rows and the generator state, written atomically, and ``last.prev.pt``, the state saved before it
+  (training resumes from it when ``last.pt`` cannot be read); both deleted once ``final.pt`` exists.
+
+A cache file that cannot be read (truncated, corrupted) is never used silently: an unreadable resume
+state or evaluation is moved aside with a warning and recomputed (resumed from the state before, or
+sampled again); an unreadable checkpoint raises :class:`~gdlib.paths.CorruptFileError` naming the file
+and what to do, since only training writes it.
 
 The whole dataset lives on the device as one uint8 tensor; each batch is indexed from a permutation
 drawn by a seeded ``torch.Generator`` (which also draws t and the noise) and mapped to [-1, 1] there.
@@ -27,11 +33,12 @@ from __future__ import annotations
 
 import copy
 import csv
-import hashlib
 import io
 import json
 import math
+import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -41,15 +48,29 @@ import torch
 
 from gdlib import device as _device
 from gdlib import diffusion
+from gdlib import progress as _progress
 from gdlib.accuracy import accuracy, classify_shape, estimate_centres, strict
 from gdlib.checks import check_choice, check_int, check_range
 from gdlib.claims import Outcome, Part
 from gdlib.datasets import DatasetConfig, make_dataset
+from gdlib.keys import coerce_floats, config_key
+from gdlib.locks import RunLock
 from gdlib.model import ALL_ATTENTION, UNet, check_image_size, check_unet
-from gdlib.paths import atomic_write_bytes, atomic_write_json, atomic_write_text, outputs_dir
+from gdlib.paths import (
+    CorruptFileError,
+    CorruptFileWarning,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    describe_error,
+    move_aside,
+    outputs_dir,
+)
 from gdlib.regions import evaluation_grid
 
 METRIC_COLUMNS = ("step", "epoch", "loss", "lr", "accuracy", "accuracy_x", "accuracy_y", "wall_s")
+#: Fields that change what is logged along the way, not the trained weights: kept out of the cache key.
+LOGGING_ONLY = ("log_every", "sample_batch_size", "eval_epochs")
 
 
 def _default_data() -> DatasetConfig:
@@ -65,6 +86,19 @@ class TrainConfig:
     Evaluation (App. A.3): N*N samples on the integer centres 1..N (:func:`gdlib.regions.evaluation_grid`)
     drawn with ``sampler`` ("ddpm" ancestral, or "ddim" with ``sample_steps`` and ``eta``) from the
     weights that sample (EMA when on), at ``eval_epochs`` and at the end.
+
+    The cache key (:meth:`key`) hashes every field but the :data:`LOGGING_ONLY` ones: how often the
+    loss is logged, the sampling batch (the sampler's noise does not depend on it,
+    :func:`gdlib.diffusion.sample`) and the epochs evaluated on the way. A finished run found under the
+    key is not evaluated again at other ``eval_epochs``: :func:`evaluate` samples any saved checkpoint.
+    Ints given to float fields are stored as floats, and the key hashes numbers by value (6 == 6.0).
+
+    ``threads``: the intra-op CPU thread count training and evaluation run with, in every executor
+    (in this process, worker processes, Slurm jobs), whatever the machine's load or ``GDLIB_THREADS``:
+    on the CPU the count changes the float rounding, so it is part of the key and the same key always
+    gives the same weights on the same kind of device. It does not change CUDA numerics (but is still
+    in the key). One thread is the default: sweeps run one model per core; on an otherwise idle
+    multi-core machine a single model trains faster with more.
     """
 
     data: DatasetConfig = field(default_factory=_default_data)
@@ -88,6 +122,7 @@ class TrainConfig:
     ema_decay: float = 0.995
     grad_clip: float = 0.0
     seed: int = 0
+    threads: int = 1  # intra-op CPU threads for training and evaluation (see the class docstring)
     # what is kept and measured along the way
     checkpoint_epochs: tuple[int, ...] = ()
     eval_epochs: tuple[int, ...] = ()
@@ -98,6 +133,7 @@ class TrainConfig:
     log_every: int = 50
 
     def __post_init__(self) -> None:
+        coerce_floats(self)
         object.__setattr__(self, "attention_resolutions", tuple(sorted(set(self.attention_resolutions))))
         object.__setattr__(self, "checkpoint_epochs", tuple(sorted(set(self.checkpoint_epochs))))
         object.__setattr__(self, "eval_epochs", tuple(sorted(set(self.eval_epochs))))
@@ -116,6 +152,7 @@ class TrainConfig:
         check_range("ema_decay", self.ema_decay, 0, 1, high_open=True)
         check_range("grad_clip", self.grad_clip, 0)
         check_int("seed", self.seed, 0)
+        check_int("threads", self.threads, 1, 1024)
         for e in self.checkpoint_epochs:
             check_int("checkpoint_epochs", e, 0, self.total_epochs_bound)
         for e in self.eval_epochs:
@@ -156,9 +193,8 @@ class TrainConfig:
         return cls(data=data, **{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
     def key(self) -> str:
-        """SHA-256 (first 12 hex digits) of the canonical JSON of the config: the cache folder name."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+        """The cache folder name: :func:`gdlib.keys.config_key` of every field but :data:`LOGGING_ONLY`."""
+        return config_key({k: v for k, v in self.to_dict().items() if k not in LOGGING_ONLY})
 
     # what the config builds -----------------------------------------------------------------------
     def make_model(self) -> UNet:
@@ -218,7 +254,12 @@ def finished_runs(name: str) -> list[TrainConfig]:
     for cfg_file in (outputs_dir() / "models" / name).glob("*/config.json"):
         final = cfg_file.parent / "final.pt"
         if final.exists():
-            cfg = TrainConfig.from_dict(json.loads(cfg_file.read_text())["config"])
+            try:
+                cfg = TrainConfig.from_dict(json.loads(cfg_file.read_text())["config"])
+            except Exception as err:  # damaged, or written by a version with other fields
+                warnings.warn(f"{cfg_file} could not be read ({describe_error(err)}); that run is skipped",
+                              CorruptFileWarning, stacklevel=2)
+                continue
             found.append((final.stat().st_mtime, cfg))
     return [cfg for _, cfg in sorted(found, key=lambda item: item[0])]
 
@@ -247,9 +288,18 @@ def load_checkpoint(cfg: TrainConfig, name: str, epoch: int | str = "final",
         raise FileNotFoundError(f"no checkpoint {path.name} in {path.parent} (saved epochs: {have}; "
                                 f"final: {is_trained(cfg, name)})")
     device = _device.get_device(device)
-    blob = torch.load(path, map_location=device, weights_only=True)
     model = _device.prepare_model(cfg.make_model(), device)
-    model.load_state_dict(blob["model"])
+    try:
+        model.load_state_dict(torch.load(path, map_location=device, weights_only=True)["model"])
+    except Exception as err:  # a truncated zip, a damaged pickle, missing or mis-shaped tensors
+        if epoch == "final":
+            remedy = (f"move it aside to train the run again (the same config trains to the same weights on this "
+                      f"kind of device): mv '{path}' '{path}.corrupt'")
+        else:
+            remedy = (f"only training writes it: restore it from a copy, or move the run folder aside to train "
+                      f"the run again: mv '{path.parent}' '{path.parent}.corrupt'")
+        raise CorruptFileError(f"{path} cannot be read ({describe_error(err)}): the file is truncated or "
+                               f"corrupted; {remedy}") from err
     return model.eval()
 
 
@@ -349,16 +399,26 @@ def _load_evaluation(path: Path, cfg: TrainConfig, epoch: int | str) -> Evaluati
         return scored(cfg, epoch, z["images"], z["labels"], acts)
 
 
+def _cached_evaluation(path: Path, cfg: TrainConfig, epoch: int | str) -> Evaluation | None:
+    """The evaluation stored in ``path``, or None (after moving it aside, with a warning) when unreadable."""
+    try:
+        return _load_evaluation(path, cfg, epoch)
+    except Exception as err:  # a truncated or damaged npz, a missing array
+        move_aside(path, err, "the checkpoint is sampled again")
+        return None
+
+
 def evaluate(cfg: TrainConfig, name: str, epoch: int | str = "final", layers: tuple[str, ...] = ("layer4",),
              cache: bool = True, progress: bool | None = False) -> Evaluation:
     """The :class:`Evaluation` of a saved checkpoint (``epoch`` int or ``"final"``): read from
     ``eval_*.npz`` when cached with the requested layers, else sampled (and cached)."""
     path = _eval_path(cfg, name, epoch)
     if cache and path.exists():
-        ev = _load_evaluation(path, cfg, epoch)
-        if all(layer in ev.activations for layer in layers):
+        ev = _cached_evaluation(path, cfg, epoch)
+        if ev is not None and all(layer in ev.activations for layer in layers):
             return ev
-    ev = sample_and_score(load_checkpoint(cfg, name, epoch), cfg, epoch, layers, progress)
+    with _device.threads(cfg.threads):
+        ev = sample_and_score(load_checkpoint(cfg, name, epoch), cfg, epoch, layers, progress)
     if cache:
         _save_evaluation(path, ev)
     return ev
@@ -389,6 +449,29 @@ class NonFiniteLoss(FloatingPointError):
     """The training loss became NaN or infinite."""
 
 
+def lock_path(cfg: TrainConfig, name: str) -> Path:
+    """The lock file of a run, beside its folder (``<name>/<key>.lock``, :class:`gdlib.locks.RunLock`)."""
+    folder = run_dir(cfg, name)
+    return folder.with_name(folder.name + ".lock")
+
+
+def ensure_trained(cfg: TrainConfig, name: str, progress: bool | None = None,
+                   device: torch.device | str | None = None, save_every: int | None = None,
+                   save_interval_s: float = 120.0, on_step: Callable[[int, float], None] | None = None) -> bool:
+    """Train ``cfg`` unless its run finished before; True when this call trained it.
+
+    Only one process trains a given run at a time (a :class:`~gdlib.locks.RunLock` that says who
+    holds it and is taken over when its holder is gone); one that waited finds the run finished.
+    """
+    if is_trained(cfg, name):
+        return False
+    with RunLock(lock_path(cfg, name), what=f"model {name}/{cfg.key()}"):
+        if is_trained(cfg, name):  # another process finished it while we waited
+            return False
+        train(cfg, name, progress, device, save_every, save_interval_s, on_step)
+        return True
+
+
 def get_or_train(cfg: TrainConfig, name: str, progress: bool | None = None,
                  device: torch.device | str | None = None, save_every: int | None = None,
                  save_interval_s: float = 120.0, on_step: Callable[[int, float], None] | None = None) -> UNet:
@@ -397,25 +480,63 @@ def get_or_train(cfg: TrainConfig, name: str, progress: bool | None = None,
     ``progress``: tqdm bar (None = tqdm's default: shown on a terminal). Resumable state is written
     every ``save_every`` steps when given, and at epoch ends once ``save_interval_s`` seconds have
     passed since the last save. ``on_step(step, loss)`` is called after every optimizer step (the
-    tests inject a crash with it). Only one process trains a given run at a time (a file lock).
+    tests inject a crash with it). Only one process trains a given run at a time (:func:`ensure_trained`).
     """
-    if is_trained(cfg, name):
-        return load_checkpoint(cfg, name, "final", device)
-    from filelock import FileLock
-
-    folder = run_dir(cfg, name)
-    folder.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder / ".lock")):
-        if not is_trained(cfg, name):  # another process may have finished it while we waited
-            train(cfg, name, progress, device, save_every, save_interval_s, on_step)
+    ensure_trained(cfg, name, progress, device, save_every, save_interval_s, on_step)
     return load_checkpoint(cfg, name, "final", device)
+
+
+def _fresh_state(cfg: TrainConfig, total: int, device: torch.device) -> tuple:
+    """(model, EMA or None, optimizer, lr scheduler, generator) at step 0."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = _device.prepare_model(cfg.make_model(), device)
+    ema = copy.deepcopy(model).requires_grad_(False) if cfg.ema_decay > 0 else None
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                  fused=device.type in ("cpu", "cuda"))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(cfg, total))
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    return model, ema, optimizer, scheduler, generator
+
+
+def _resume(folder: Path, cfg: TrainConfig, total: int, device: torch.device) -> tuple[tuple, dict | None]:
+    """The training objects and the saved state they were loaded from: ``last.pt``, else ``last.prev.pt``,
+    else a fresh start (state None). An unreadable state file is moved aside with a warning."""
+    candidates = [folder / "last.pt", folder / "last.prev.pt"]
+    for i, path in enumerate(candidates):
+        if not path.exists():
+            continue
+        objects = _fresh_state(cfg, total, device)
+        model, ema, optimizer, scheduler, generator = objects
+        try:
+            state = torch.load(path, map_location=device, weights_only=False)
+            model.load_state_dict(state["model"])
+            if ema is not None:
+                ema.load_state_dict(state["ema"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            generator.set_state(state["generator"].cpu())
+            _ = state["step"], state["perm"], state["rows"], state["loss_sum"], state["n_in_sum"]
+            return objects, state
+        except Exception as err:  # a truncated or damaged file, or one missing a part
+            later = [c for c in candidates[i + 1:] if c.exists()]
+            move_aside(path, err, f"resuming from {later[0].name}, the state saved before it" if later else
+                       "training starts again from step 0 (the same config trains to the same weights)")
+    return _fresh_state(cfg, total, device), None
 
 
 def train(cfg: TrainConfig, name: str, progress: bool | None = None,
           device: torch.device | str | None = None, save_every: int | None = None,
           save_interval_s: float = 120.0, on_step: Callable[[int, float], None] | None = None) -> Path:
-    """Train ``cfg`` into its run folder (resuming from ``last.pt``); returns the folder. Prefer
-    :func:`get_or_train`, which also takes the lock and skips finished runs."""
+    """Train ``cfg`` into its run folder (resuming from ``last.pt``) with ``cfg.threads`` CPU threads;
+    returns the folder. Prefer :func:`get_or_train`, which also takes the lock and skips finished runs."""
+    with _device.threads(cfg.threads):
+        return _train(cfg, name, progress, device, save_every, save_interval_s, on_step)
+
+
+def _train(cfg: TrainConfig, name: str, progress: bool | None, device: torch.device | str | None,
+           save_every: int | None, save_interval_s: float,
+           on_step: Callable[[int, float], None] | None) -> Path:
     device = _device.get_device(device)
     folder = run_dir(cfg, name)
     folder.mkdir(parents=True, exist_ok=True)
@@ -430,31 +551,18 @@ def train(cfg: TrainConfig, name: str, progress: bool | None = None,
     spe, total = cfg.steps_per_epoch(m), cfg.total_steps(m)
     schedule = cfg.schedule()
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        model = _device.prepare_model(cfg.make_model(), device)
-    ema = copy.deepcopy(model).requires_grad_(False) if cfg.ema_decay > 0 else None
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                  fused=device.type in ("cpu", "cuda"))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(cfg, total))
-    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    (model, ema, optimizer, scheduler, generator), state = _resume(folder, cfg, total, device)
     sampling_model = ema if ema is not None else model
-
     step, perm, rows, resumed_loss = 0, None, [], (0.0, 0)
-    last = folder / "last.pt"
-    if last.exists():
-        state = torch.load(last, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"].cpu())
+    if state is not None:
         step, perm, rows = state["step"], state["perm"], state["rows"]
         perm = perm.to(device) if perm is not None else None
         resumed_loss = (state["loss_sum"], state["n_in_sum"])
+    last, previous = folder / "last.pt", folder / "last.prev.pt"
 
     def save_resumable() -> None:
+        if last.exists():  # keep the state before it: the fallback should this one ever be unreadable
+            os.replace(last, previous)
         atomic_write_bytes(last, _torch_bytes({
             "model": model.state_dict(), "ema": ema.state_dict() if ema is not None else None,
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
@@ -489,12 +597,8 @@ def train(cfg: TrainConfig, name: str, progress: bool | None = None,
     if step == 0 and perm is None:
         at_epoch_end(0, None)
 
-    bar = None
-    if progress is not False:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, initial=step, desc=f"training {name}",
-                   disable=None if progress is None else False)
+    # shown as progress says; mirrored to ./run_all.sh's terminal whatever it says (gdlib.progress)
+    bar = _progress.bar(total, f"training {name}/{cfg.key()}", visible=progress, initial=step)
     loss_sum = torch.full((), resumed_loss[0], device=device)  # training loss summed since the last row
     bad_step = torch.full((), -1, dtype=torch.long, device=device)
     n_in_sum, last_save = resumed_loss[1], time.perf_counter()
@@ -529,8 +633,7 @@ def train(cfg: TrainConfig, name: str, progress: bool | None = None,
             bad_step = torch.where((bad_step < 0) & ~torch.isfinite(loss), step, bad_step)
             loss_sum += loss
             n_in_sum += 1
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
             if on_step is not None:
                 on_step(step, float(loss))
             epoch_done = step % spe == 0 or step == total
@@ -539,8 +642,7 @@ def train(cfg: TrainConfig, name: str, progress: bool | None = None,
                 loss_mean = float(loss_sum) / n_in_sum
                 loss_sum.zero_()
                 n_in_sum = 0
-                if bar is not None:
-                    bar.set_postfix(loss=f"{loss_mean:.4f}")
+                bar.set_postfix(loss=f"{loss_mean:.4f}")
                 if epoch_done:
                     at_epoch_end(math.ceil(step / spe), loss_mean)
                 else:
@@ -556,8 +658,7 @@ def train(cfg: TrainConfig, name: str, progress: bool | None = None,
                 save_resumable()
                 last_save = time.perf_counter()
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     check_finite()
     final_epoch = math.ceil(step / spe)
     if final_epoch not in cfg.eval_epochs:  # the final accuracy is always measured
@@ -567,10 +668,12 @@ def train(cfg: TrainConfig, name: str, progress: bool | None = None,
                      "wall_s": round(time.perf_counter() - t_start + wall_before, 2)})
         _write_metrics(folder / "metrics.csv", rows)
     else:
-        ev = _load_evaluation(_eval_path(cfg, name, final_epoch), cfg, "final")
+        ev = _cached_evaluation(_eval_path(cfg, name, final_epoch), cfg, "final") \
+            or sample_and_score(sampling_model, cfg, "final")
     _save_evaluation(_eval_path(cfg, name, "final"), ev)
     save_weights(checkpoint_path(cfg, name, "final"), "final")
     last.unlink(missing_ok=True)
+    previous.unlink(missing_ok=True)
     return folder
 
 
@@ -590,8 +693,8 @@ def describe(cfg: TrainConfig, n_images: int | None = None) -> str:
 
 
 __all__ = [
-    "TrainConfig", "Evaluation", "NonFiniteLoss", "get_or_train", "train", "load_checkpoint", "load_metrics",
-    "evaluate", "sample_and_score", "scored", "layer_activations", "saved_epochs", "run_dir", "checkpoint_path",
-    "is_trained", "equal_batches_epochs", "with_equal_batches", "final_state", "describe", "finished_runs",
-    "generates_requested",
+    "TrainConfig", "Evaluation", "NonFiniteLoss", "get_or_train", "ensure_trained", "lock_path", "train",
+    "load_checkpoint", "load_metrics", "evaluate", "sample_and_score", "scored", "layer_activations", "saved_epochs",
+    "run_dir", "checkpoint_path", "is_trained", "equal_batches_epochs", "with_equal_batches", "final_state",
+    "describe", "finished_runs", "generates_requested",
 ]

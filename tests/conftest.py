@@ -1,16 +1,19 @@
 """Shared test set-up: tests never write into the repository's outputs/ and always find the kernel.
 
 * ``GDLIB_OUTPUTS`` points at a per-session temporary folder (see :mod:`gdlib.paths`).
+* Tests marked ``slurm`` run against a real Slurm cluster (``.ci/run`` starts the local one with
+  ``scripts/slurm-local.sh`` where it can); where none answers they are skipped with the reason.
 * The Jupyter kernel ``gdlib`` (the kernelspec of every notebook) is declared, through
-  ``JUPYTER_PATH``, as the interpreter running the tests. ``./run_all.sh`` registers a user-wide
-  ``gdlib`` kernel, but that one points at whichever checkout registered it last; this one always
-  points here, and it also works under a plain ``pytest`` before any registration.
+  ``JUPYTER_PATH``, as the interpreter running the tests, so a plain ``pytest`` works before
+  ``./run_all.sh`` has installed the kernel into the environment.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -35,3 +38,29 @@ def _isolated_outputs_and_kernel(tmp_path_factory):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def slurm_unavailable() -> str | None:
+    """Why the ``slurm`` tests cannot run here, or None when a cluster answers."""
+    if shutil.which("sinfo") is None or shutil.which("sbatch") is None:
+        return "no Slurm client tools (sinfo, sbatch) on PATH: start a local cluster with scripts/slurm-local.sh start"
+    try:
+        done = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        return "sinfo did not answer within 20 s"
+    states = done.stdout.split()
+    if done.returncode != 0 or not any(s.rstrip("*") in ("idle", "mixed", "allocated", "completing")
+                                       for s in states):
+        return f"no Slurm node takes jobs (sinfo: {(done.stdout or done.stderr).strip()[:200]!r}): " \
+               "start one with scripts/slurm-local.sh start"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    marked = [item for item in items if item.get_closest_marker("slurm")]
+    if not marked:
+        return
+    why = slurm_unavailable()
+    if why is not None:
+        for item in marked:
+            item.add_marker(pytest.mark.skip(reason=f"slurm: {why}"))

@@ -287,3 +287,18 @@ def test_bad_lambda_for_nested_subsets():
 
 def test_categories_are_the_documented_ones():
     assert CATEGORIES == ("2D", "rim", "1D", "0D")
+
+
+def test_an_unreadable_dataset_cache_is_moved_aside_and_generated_again(tmp_path, monkeypatch):
+    from gdlib.datasets import make_dataset
+    from gdlib.paths import CorruptFileWarning
+
+    monkeypatch.setenv("GDLIB_DATA", str(tmp_path))
+    cfg = DatasetConfig(n=8, d=1.0)
+    first = make_dataset(cfg, cache=True)
+    (path,) = tmp_path.glob("*.npz")
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.warns(CorruptFileWarning, match="generated again"):
+        again = make_dataset(cfg, cache=True)
+    assert np.array_equal(again.images, first.images)
+    assert len(list(tmp_path.glob("*.corrupt-*"))) == 1

@@ -40,7 +40,8 @@ def make_project(root: Path) -> Path:
     notebooks = root / "notebooks"
     (notebooks / "profiles").mkdir(parents=True)
     write_notebook(
-        notebooks / "01_alpha.ipynb", RUNNER_PARAMS + "STEPS = 100\nSEED = 0\n",
+        notebooks / "01_alpha.ipynb",
+        RUNNER_PARAMS + 'STEPS = 100\nSEED = 0\nNAME = "alpha"\nSIZES = [8, 16]\nFLAG = True\n',
         "import json, pathlib\n"
         "seen = dict(PROFILE=PROFILE, OUTPUT_DIR=OUTPUT_DIR, INTERACTIVE=INTERACTIVE,\n"
         "            STEPS=STEPS, SEED=SEED)\n"
@@ -76,10 +77,10 @@ def run_main(argv):
 BAD_INPUTS = {
     "unknown_profile": (["--profile", "huge"], ["unknown profile 'huge'", "quick, smoke"]),
     "unknown_notebook_number": (["--only", "01,09"], ["09", "allowed are 01, 02, 03"]),
-    "parameter_without_value": (["-p", "STEPS"],
-                                ["NAME and a VALUE", "01_alpha: SEED, STEPS", "02_boom: LR"]),
-    "parameter_name_not_identifier": (["-p", "2x", "1"], ["identifier", "01_alpha: SEED, STEPS"]),
-    "parameter_of_no_notebook": (["-p", "NOPE", "1"], ["'NOPE'", "01_alpha: SEED, STEPS", "02_boom: LR"]),
+    "parameter_without_value": (["-p", "STEPS"], ["-p takes a NAME and a VALUE"]),
+    "parameter_name_not_identifier": (["-p", "2x", "1"], ["identifier", "01_alpha: FLAG, NAME, SEED, SIZES, STEPS"]),
+    "parameter_of_no_notebook": (["-p", "NOPE", "1"],
+                                 ["'NOPE'", "01_alpha: FLAG, NAME, SEED, SIZES, STEPS", "02_boom: LR"]),
     "parameter_of_unselected_notebook": (["--only", "02", "-p", "STEPS", "1"], ["'STEPS'", "02_boom: LR"]),
     "parameter_value_not_yaml": (["-p", "STEPS", "[1,"], ["YAML"]),
     "profile_parameter_set_with_p": (["-p", "PROFILE", "full"], ["--profile"]),
@@ -111,19 +112,93 @@ def test_missing_gdlib_kernel_says_how_to_register_it(monkeypatch):
         raise NoSuchKernel(name)
 
     monkeypatch.setattr(KernelSpecManager, "get_kernel_spec", missing)
-    with pytest.raises(UsageError, match="ipykernel install --user --name gdlib"):
+    with pytest.raises(UsageError, match="ipykernel install --sys-prefix --name gdlib"):
         runner.check_kernel("gdlib")
 
 
-def test_dry_run_reads_p_values_as_yaml_and_injects_only_declared_names(project, tmp_path):
+def test_dry_run_reads_p_values_by_each_notebooks_types_and_injects_only_declared_names(project, tmp_path):
     out = tmp_path / "out"
     code, stdout, _ = run_main(["--notebooks-dir", project, "--output-dir", out, "--profile", "smoke",
-                                "--dry-run", "-p", "STEPS", "[1, 2]", "-p", "LR", "1e-3"])
+                                "--dry-run", "-p", "STEPS", "1e3", "-p", "LR", "-1e-3", "-p", "NAME", "yes",
+                                "-p", "SIZES", "[4, 8]", "-p", "FLAG", "no"])
     assert code == 0 and not out.exists()
     lines = dict(line.split(": ", 1) for line in stdout.splitlines())
-    assert "'STEPS': [1, 2]" in lines["01_alpha"] and "'SEED': 7" in lines["01_alpha"]
-    assert "'LR': 0.001" in lines["02_boom"]
+    assert "'STEPS': 1000" in lines["01_alpha"] and "'SEED': 7" in lines["01_alpha"]
+    assert "'NAME': 'yes'" in lines["01_alpha"]  # text stays text: not YAML's True
+    assert "'SIZES': [4, 8]" in lines["01_alpha"] and "'FLAG': False" in lines["01_alpha"]
+    assert "'LR': -0.001" in lines["02_boom"]  # a negative number in scientific notation is a value, not an option
     assert "LR_SCHEDULE" not in stdout and "STEPS" not in lines["02_boom"]
+
+
+def dry_run(project, tmp_path, *argv):
+    return run_main(["--notebooks-dir", project, "--output-dir", tmp_path / "out", "--profile", "smoke",
+                     "--dry-run", *argv])
+
+
+def test_ints_given_to_float_parameters_arrive_as_floats(project, tmp_path):
+    # -p MARGIN 6 must hash like the profile's 6.0 (gdlib.keys)
+    code, stdout, _ = dry_run(project, tmp_path, "-p", "LR", "6", "-p", "SIZES", "16")
+    assert code == 0 and "'LR': 6.0" in stdout and "'SIZES': 16" in stdout  # one element stands for a list
+
+
+BAD_TYPES = {
+    "text_for_an_integer": (["-p", "STEPS", "abc"],
+                            "-p STEPS: STEPS = 'abc' is not allowed: 01_alpha declares STEPS = 100, so it must be an "
+                            "integer"),
+    "fraction_for_an_integer": (["-p", "STEPS", "2.5"], "STEPS = '2.5' is not allowed"),
+    "bool_for_a_number": (["-p", "LR", "true"], "02_boom declares LR = 0.1, so it must be a number"),
+    "text_in_a_list_of_integers": (["-p", "SIZES", "[4, x]"], "so it must be a list of integers"),
+    "number_for_a_bool": (["-p", "FLAG", "3"], "so it must be true or false"),
+    "not_yaml": (["-p", "SIZES", "[1,"], "not valid YAML"),
+}
+
+
+@pytest.mark.parametrize("argv, message", BAD_TYPES.values(), ids=BAD_TYPES.keys())
+def test_a_value_of_the_wrong_type_stops_the_run_before_anything_runs(project, tmp_path, argv, message):
+    code, stdout, stderr = dry_run(project, tmp_path, *argv)
+    assert code == 2 and message in stderr and stdout == ""
+    assert len(stderr.strip().splitlines()) == 1
+
+
+def test_a_profile_value_of_the_wrong_type_names_the_profile(project, tmp_path):
+    (project / "profiles" / "smoke.yaml").write_text("01_alpha: {NAME: yes}\n")
+    code, _, stderr = dry_run(project, tmp_path)
+    assert code == 2
+    assert "profile 'smoke': NAME = True is not allowed: 01_alpha declares NAME = 'alpha', so it must be text " \
+           "(YAML reads yes/no/on/off as booleans: quote the text" in stderr
+
+
+@pytest.mark.parametrize("dry", [True, False], ids=["dry_run", "run"])
+def test_an_output_folder_that_cannot_be_written_exits_2_with_one_line(project, tmp_path, dry):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, stdout, stderr = run_main(["--notebooks-dir", project, "--output-dir", blocker / "out", "--profile",
+                                     "smoke", *(["--dry-run"] if dry else [])])
+    assert code == 2 and stdout == ""
+    assert stderr == f"run_all.sh: error: --output-dir {blocker / 'out'}: {blocker} is not a folder\n"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_folder_the_permission_bits_allow_but_that_refuses_writes_is_caught_under_dry_run(project, tmp_path):
+    # as root, os.access says /proc is writable; creating anything there fails
+    code, _, stderr = run_main(["--notebooks-dir", project, "--output-dir", "/proc/gdlib-out", "--profile", "smoke",
+                                "--dry-run"])
+    assert code == 2 and stderr.startswith("run_all.sh: error: --output-dir /proc/gdlib-out: /proc is not writable")
+    assert len(stderr.splitlines()) == 1
+
+
+def test_an_output_folder_that_cannot_be_created_exits_2_with_one_line(project, tmp_path, monkeypatch):
+    # os.access says yes to root for any folder, so a refused mkdir is also caught (one line, no traceback)
+    real_mkdir = Path.mkdir
+
+    def refused(self, *args, **kwargs):
+        if self.name == "out":
+            raise PermissionError(13, "Permission denied")
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+    code, _, stderr = run_main(["--notebooks-dir", project, "--output-dir", tmp_path / "out", "--profile", "smoke"])
+    assert code == 2 and stderr == f"run_all.sh: error: --output-dir {tmp_path / 'out'}: Permission denied\n"
 
 
 def test_parameters_merge_common_then_section_then_runner_then_overrides():
@@ -218,7 +293,7 @@ def test_report_is_assembled_even_when_a_notebook_fails(full_run):
 # --- the committed profiles and scripts ---------------------------------------------------------
 
 def test_committed_profiles_cover_every_notebook_and_set_only_declared_parameters():
-    assert runner.available_profiles() == ["full", "quick", "smoke"]
+    assert runner.available_profiles() == ["full", "gpu-check", "quick", "smoke"]
     notebooks = {path.stem: path for path in runner.discover_notebooks().values()}
     for profile in ("smoke", "quick", "full"):
         sections = runner.load_profile(profile)
@@ -229,11 +304,11 @@ def test_committed_profiles_cover_every_notebook_and_set_only_declared_parameter
                 assert not undeclared, f"{profile}.yaml sets {sorted(undeclared)}, not parameters of {stem}"
 
 
-def test_run_all_and_ci_entry_point_are_executable_bash():
-    for script in (REPO / "run_all.sh", REPO / ".ci" / "run"):
+def test_run_all_ci_and_the_cluster_script_are_executable_bash_within_the_repository():
+    for script in (REPO / "run_all.sh", REPO / ".ci" / "run", REPO / "scripts" / "slurm-local.sh"):
         assert os.access(script, os.X_OK), f"{script} is not executable"
         assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
-    lines = (REPO / ".ci" / "run").read_text().splitlines()
-    ci = [line for line in lines if line and not line.startswith("#")]
-    assert ci[-1] == "exec ./run_all.sh --tests"
+        assert "shared/" not in script.read_text()  # a user has the repository only
+    ci = (REPO / ".ci" / "run").read_text()
+    assert ci.rstrip().endswith("./run_all.sh --tests") and "scripts/slurm-local.sh start" in ci
     assert 'exec "$PY" -m gdlib.runner "$@"' in (REPO / "run_all.sh").read_text()

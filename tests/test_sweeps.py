@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from multiprocessing import get_context
 
 import pytest
-from filelock import FileLock
 
 from gdlib.datasets import DatasetConfig
-from gdlib.sweeps import SlurmOptions, expected_work, lock_path, run_sweep, train_job
-from gdlib.training import TrainConfig, is_trained
+from gdlib.locks import read_holder
+from gdlib.sweeps import SlurmOptions, expected_work, run_sweep, train_job
+from gdlib.training import TrainConfig, is_trained, lock_path
 
 
 def tiny(seed: int, keep_fraction: float = 1.0) -> TrainConfig:
@@ -54,8 +58,7 @@ def test_two_concurrent_requests_for_one_config_train_it_once(tmp_path, monkeypa
     with ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool:
         outcomes = sorted(status for _, status in pool.map(train_job, [cfg, cfg], ["tiny", "tiny"]))
     assert outcomes == ["cached", "trained"]
-    with FileLock(str(lock_path(cfg, "tiny")), timeout=0):  # released afterwards: acquirable at once
-        pass
+    assert not lock_path(cfg, "tiny").exists()  # released afterwards
 
 
 @pytest.mark.slow
@@ -84,3 +87,36 @@ def test_expected_work_grows_with_steps_batch_padded_canvas_and_width():
     # N = 12 is padded to 16 inside the UNet, so it costs as much as N = 16
     assert expected_work(replace(base, data=DatasetConfig(n=12, d=1.0))) == expected_work(
         replace(base, data=DatasetConfig(n=16, d=1.0))) == 4 * w
+
+
+@pytest.mark.slow
+def test_a_killed_worker_fails_only_its_config_and_a_healthy_one_in_progress_completes(tmp_path, monkeypatch):
+    # The issue: an out-of-memory kill of one worker failed every config with BrokenProcessPool.
+    monkeypatch.setenv("GDLIB_OUTPUTS", str(tmp_path))
+    doomed, healthy, quick = replace(tiny(1), epochs=30), replace(tiny(2), epochs=20), tiny(3)
+    killed = []
+
+    def kill_doomed_while_healthy_trains():
+        # the two longest start first; the doomed worker's pid is in its run's lock file
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            victim, _ = read_holder(lock_path(doomed, "tiny"))
+            other, _ = read_holder(lock_path(healthy, "tiny"))
+            if victim is not None and other is not None:
+                os.kill(victim.pid, signal.SIGKILL)
+                killed.append(victim.pid)
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_doomed_while_healthy_trains)
+    killer.start()
+    try:
+        result = run_sweep([quick, doomed, healthy], "tiny", executor="processes", workers=2, progress=False)
+    finally:
+        killer.join()
+    assert killed, "the two longest configs never trained at the same time"
+    assert result.status == {quick.key(): "trained", doomed.key(): "failed", healthy.key(): "trained"}
+    assert result.errors[doomed.key()] == (f"the worker process {killed[0]} was killed by SIGKILL (the out-of-memory "
+                                           "killer sends it: see dmesg) before it finished")
+    assert f"FAILED {doomed.key()}: the worker process {killed[0]} was killed by SIGKILL" in result.summary()
+    again = run_sweep([quick, doomed, healthy], "tiny", executor="processes", workers=2, progress=False)
+    assert again.status[doomed.key()] == "trained" and again.count("cached") == 2  # the rerun trains what is missing

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +14,7 @@ import torch
 
 from gdlib import device, diffusion, training
 from gdlib.datasets import DatasetConfig
+from gdlib.paths import CorruptFileError, CorruptFileWarning
 from gdlib.training import (
     NonFiniteLoss,
     TrainConfig,
@@ -42,7 +47,7 @@ def tiny(**kw) -> TrainConfig:
     ("width", 0), ("heads", 3), ("T", 1), ("epochs", 0), ("batch_size", 0), ("lr", -1.0), ("lr", 0.0),
     ("weight_decay", -0.1), ("warmup_steps", -1), ("lr_schedule", "linear"), ("ema_decay", 1.0),
     ("sampler", "euler"), ("eta", 1.5), ("sample_steps", 0), ("attention_resolutions", (3,)),
-    ("checkpoint_epochs", (5,)), ("eval_epochs", (-1,)), ("enc_dim", 7), ("seed", -1), ("steps", -2),
+    ("checkpoint_epochs", (5,)), ("eval_epochs", (-1,)), ("enc_dim", 7), ("seed", -1), ("steps", -2), ("threads", 0),
 ])
 def test_a_bad_config_value_raises_valueerror_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):
@@ -55,7 +60,7 @@ def test_image_sizes_the_unet_cannot_take_are_refused():
     assert tiny(data=DatasetConfig(n=12, d=1.0)).data.n == 12  # padded inside the UNet
 
 
-def test_the_cache_key_is_a_deterministic_hash_of_every_field():
+def test_the_cache_key_is_a_deterministic_hash_of_the_fields_that_shape_the_weights():
     a, b = tiny(), tiny()
     assert a.key() == b.key() and len(a.key()) == 12
     assert tiny(checkpoint_epochs=(3, 1, 0)).key() == a.key()  # tuples are canonicalised
@@ -184,3 +189,125 @@ def test_a_cached_evaluation_is_rescored_with_the_current_centre_estimator():
     np.savez(path, **stored)
     again = evaluate(cfg, "rescored", "final", layers=())
     assert np.array_equal(again.centres, truth.centres) and again.accuracy == truth.accuracy
+
+
+def test_a_run_trained_with_other_logging_settings_is_found_in_the_cache():
+    # log_every, sample_batch_size and eval_epochs change what is logged, not the weights
+    cfg = tiny(epochs=1, checkpoint_epochs=(), eval_epochs=(1,), log_every=2, sample_batch_size=64)
+    get_or_train(cfg, "logging", progress=False)
+    other = dataclasses.replace(cfg, eval_epochs=(), log_every=1, sample_batch_size=5)
+
+    def crash(step, loss):
+        raise AssertionError("trained again")
+
+    get_or_train(other, "logging", progress=False, on_step=crash)
+    assert run_dir(other, "logging") == run_dir(cfg, "logging")
+
+
+TRAIN_AND_HASH = """
+import hashlib, sys, torch
+from gdlib import device
+from gdlib.datasets import DatasetConfig
+from gdlib.training import TrainConfig, final_state, get_or_train
+device.setup()  # the process-wide count, from GDLIB_THREADS
+cfg = TrainConfig(data=DatasetConfig(n=8, d=1.0, periodic=True), width=8, heads=1, T=100, epochs=3, batch_size=16,
+                  lr=1e-3, sampler="ddim", sample_steps=2, threads=int(sys.argv[1]))
+get_or_train(cfg, "determinism", progress=False)
+state = final_state(cfg, "determinism")
+print(torch.get_num_threads(), hashlib.sha256(b"".join(state[k].numpy().tobytes() for k in sorted(state))).hexdigest())
+"""
+
+
+def train_in_a_process(tmp_path, tag: str, process_threads: int, config_threads: int) -> str:
+    env = {**os.environ, "GDLIB_OUTPUTS": str(tmp_path / tag), "GDLIB_THREADS": str(process_threads)}
+    done = subprocess.run([sys.executable, "-c", TRAIN_AND_HASH, str(config_threads)], env=env,
+                          capture_output=True, text=True, check=True)
+    threads, digest = done.stdout.split()
+    assert int(threads) == process_threads  # the process-wide setting is restored after training
+    return digest
+
+
+@pytest.mark.slow
+def test_a_config_trains_to_the_same_bits_whatever_thread_count_the_process_has(tmp_path):
+    # The thread count changes the float rounding (1 vs 2 threads: other weights). Training takes it from
+    # the config, so two processes set up with 1 and with 2 threads train one config to identical weights.
+    one = train_in_a_process(tmp_path, "a", process_threads=1, config_threads=1)
+    assert train_in_a_process(tmp_path, "b", process_threads=2, config_threads=1) == one
+    two = TrainConfig(data=DatasetConfig(n=8, d=1.0, periodic=True), width=8, heads=1, T=100, epochs=3, batch_size=16,
+                      lr=1e-3, sampler="ddim", sample_steps=2, threads=2)  # as TRAIN_AND_HASH, with 2 threads
+    get_or_train(two, "determinism", progress=False)
+    state = final_state(two, "determinism")
+    assert hashlib.sha256(b"".join(state[k].numpy().tobytes() for k in sorted(state))).hexdigest() != one
+
+
+def test_the_thread_count_is_part_of_the_training_key():
+    assert tiny(threads=2).key() != tiny().key() and tiny().threads == 1
+
+
+def truncate(path, keep: float = 0.5) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * keep)])
+
+
+def test_a_truncated_final_checkpoint_raises_an_error_naming_the_file_and_what_to_do():
+    cfg = tiny(epochs=1, checkpoint_epochs=(0,), eval_epochs=())
+    get_or_train(cfg, "truncated", progress=False)
+    final = run_dir(cfg, "truncated") / "final.pt"
+    truncate(final)
+    with pytest.raises(CorruptFileError, match="final.pt cannot be read") as info:
+        get_or_train(cfg, "truncated", progress=False)
+    assert str(final) in str(info.value) and f"mv '{final}' '{final}.corrupt'" in str(info.value)
+    truncate(run_dir(cfg, "truncated") / "ckpt_epoch0000.pt")
+    with pytest.raises(CorruptFileError, match="ckpt_epoch0000.pt cannot be read.*only training writes it"):
+        load_checkpoint(cfg, "truncated", 0)
+    final.rename(final.with_name("final.pt.corrupt"))  # the remedy the message gives: the run trains again
+    get_or_train(cfg, "truncated", progress=False)
+
+
+def test_an_unreadable_resume_state_is_moved_aside_and_training_resumes_from_the_one_before():
+    cfg = tiny(epochs=4)
+    get_or_train(cfg, "straight", progress=False)
+
+    def kill_at_step_11(step, loss):
+        if step == 11:
+            raise Killed
+
+    with pytest.raises(Killed):
+        get_or_train(cfg, "damaged", progress=False, save_every=3, on_step=kill_at_step_11)
+    folder = run_dir(cfg, "damaged")
+    assert torch.load(folder / "last.prev.pt", weights_only=False)["step"] == 6
+    truncate(folder / "last.pt")
+    with pytest.warns(CorruptFileWarning, match=r"last.pt could not be read .*resuming from last.prev.pt"):
+        get_or_train(cfg, "damaged", progress=False)
+    a, b = final_state(cfg, "straight"), final_state(cfg, "damaged")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not (folder / "last.pt").exists() and not (folder / "last.prev.pt").exists()
+    assert len(list(folder.glob("last.pt.corrupt-*"))) == 1  # kept for inspection
+
+
+def test_when_both_resume_states_are_unreadable_training_starts_again_with_the_same_result():
+    cfg = tiny(epochs=2, checkpoint_epochs=(), eval_epochs=())
+    get_or_train(cfg, "straight2", progress=False)
+    folder = run_dir(cfg, "broken")
+    folder.mkdir(parents=True)
+    (folder / "last.pt").write_bytes(b"not a checkpoint")
+    (folder / "last.prev.pt").write_bytes(b"")
+    with pytest.warns(CorruptFileWarning) as warned:
+        get_or_train(cfg, "broken", progress=False)
+    assert [str(w.message).split("; ")[-1] for w in warned] == [
+        "resuming from last.prev.pt, the state saved before it",
+        "training starts again from step 0 (the same config trains to the same weights)"]
+    a, b = final_state(cfg, "straight2"), final_state(cfg, "broken")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_an_unreadable_evaluation_is_moved_aside_and_sampled_again():
+    cfg = tiny(epochs=1, checkpoint_epochs=(), eval_epochs=())
+    get_or_train(cfg, "evalbroken", progress=False)
+    truth = evaluate(cfg, "evalbroken", "final", layers=())
+    path = run_dir(cfg, "evalbroken") / "eval_final.npz"
+    truncate(path, 0.3)
+    with pytest.warns(CorruptFileWarning, match="eval_final.npz could not be read.*sampled again"):
+        again = evaluate(cfg, "evalbroken", "final", layers=())
+    assert np.array_equal(again.images, truth.images) and again.accuracy == truth.accuracy
+    assert evaluate(cfg, "evalbroken", "final", layers=()).accuracy == truth.accuracy  # cached again
