@@ -2,7 +2,7 @@
 
 A claim is evidence only when its criterion fails on these (see :mod:`gdlib.claims`). Each generator
 returns images at the requested centres, which are then scored exactly like a trained model's samples
-(:func:`control_evaluation` goes through :func:`gdlib.training.scored`):
+(:func:`control_evaluation` goes through :func:`gdlib.runs.scored`):
 
 - :func:`blank_images`: every image white. Under App. A.3's rule its centres are the canvas centre
   (the centroid fallback), which lies inside every central held-out region: the chance floor.
@@ -61,7 +61,7 @@ def control_evaluation(kind: str, cfg, labels: np.ndarray | None = None, train: 
     """The :class:`gdlib.training.Evaluation` of control ``kind`` for the model of ``cfg``: its images at
     the evaluation centres (App. A.3), scored by the same estimator and metric as the model's samples."""
     from gdlib.regions import evaluation_grid
-    from gdlib.training import scored
+    from gdlib.runs import scored
 
     labels = evaluation_grid(cfg.data.n) if labels is None else np.asarray(labels, dtype=np.float32)
     return scored(cfg, f"control: {kind}", generate(kind, labels, cfg.data, train), labels, {})

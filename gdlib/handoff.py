@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gdlib.config import TrainConfig
 from gdlib.paths import atomic_write_json, outputs_dir
-from gdlib.training import TrainConfig, is_trained, run_dir
+from gdlib.runs import is_trained, run_dir
 
 NOTEBOOK = "02"
 

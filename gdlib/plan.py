@@ -21,8 +21,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from gdlib.config import TrainConfig
 from gdlib.datasets import training_labels
-from gdlib.training import TrainConfig
 
 #: The notebooks that train models (03 and 04 analyse notebook 02's; 01 trains nothing).
 TRAINING_NOTEBOOKS = ("02", "05", "06", "07")
@@ -112,7 +112,7 @@ def projected_hours(configs: Iterable[TrainConfig], images_per_second: float) ->
 def training_rate(configs: Iterable[TrainConfig], name: str) -> float:
     """Images per second over the finished runs of ``configs`` under ``name``: images trained / the runs' own
     wall time (metrics.csv, evaluations included, so a lower bound on the training rate). NaN if none ran."""
-    from gdlib.training import is_trained, load_metrics
+    from gdlib.runs import is_trained, load_metrics
 
     images, seconds = 0, 0.0
     for cfg in configs:

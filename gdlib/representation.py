@@ -3,7 +3,7 @@
 For every saved checkpoint the model samples the N x N integer centres; the activations of "layer4"
 (the output of Up(256, 64)) at the last denoising step, flattened, are the representation ``h``
 ((N*N, C*H*W)) analysed by notebooks 03 and 04. The samples and activations are cached next to the
-checkpoint by :func:`gdlib.training.evaluate`, so the analysis reruns without sampling again.
+checkpoint by :func:`gdlib.runs.evaluate`, so the analysis reruns without sampling again.
 
 The criteria of C1-C5 are plain functions of a :class:`CheckpointRepresentation` (C2-C5) or of a participation-ratio
 trajectory (C1), applied alike to the trained model and to its controls (:mod:`gdlib.claims`):
@@ -32,9 +32,10 @@ import numpy as np
 import torch
 
 from gdlib.claims import Gate, Outcome, Part
+from gdlib.config import TrainConfig
+from gdlib.runs import evaluate, sample_and_score, saved_epochs
 from gdlib.spectrum import PCAResult, pca
 from gdlib.tables import pct
-from gdlib.training import TrainConfig, evaluate, sample_and_score, saved_epochs
 
 #: C1 (Sec. 3.1: "converging to around 7 dimensions"): the final PR must lie in this range.
 PR_RANGE = (5.0, 10.0)

@@ -39,10 +39,12 @@ from pathlib import Path
 
 from gdlib import progress as gdlib_progress
 from gdlib.checks import check_choice, check_int
+from gdlib.config import TrainConfig
 from gdlib.model import padded_size
 from gdlib.paths import outputs_dir
+from gdlib.runs import is_trained, run_dir
 from gdlib.slurm import SlurmOptions
-from gdlib.training import TrainConfig, ensure_trained, is_trained, run_dir
+from gdlib.training import ensure_trained
 
 EXECUTORS = ("local", "processes", "slurm")
 

@@ -17,13 +17,14 @@ import numpy as np
 
 from gdlib import diffusion
 from gdlib.accuracy import estimate_centres
+from gdlib.config import TrainConfig
 from gdlib.controls import oracle_images
 from gdlib.datasets import CATEGORIES, Dataset, DatasetConfig, make_dataset
 from gdlib.experiments.composition import MODEL_NAME, ModelSpec, by_key
 from gdlib.images import render
 from gdlib.plots.data import plot_latent_layout
 from gdlib.regions import nearest_indices
-from gdlib.training import TrainConfig, evaluate, load_checkpoint
+from gdlib.runs import evaluate, load_checkpoint
 
 
 def dataset_browser(cfg: DatasetConfig | Dataset) -> widgets.Widget:

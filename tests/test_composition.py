@@ -12,14 +12,15 @@ import numpy as np
 import pytest
 
 from gdlib.accuracy import ALL, OOD, Accuracy, classify_shape, estimate_centres, region_accuracy
+from gdlib.config import TrainConfig
 from gdlib.datasets import centred_in_holdout, composition_sets, training_labels
 from gdlib.experiments import composition as comp
 from gdlib.experiments import composition_claims as cc
 from gdlib.images import render
 from gdlib.plots import composition as comp_plots
 from gdlib.regions import IN_DISTRIBUTION, Cross, Lesion, Square, evaluation_grid
+from gdlib.runs import Evaluation
 from gdlib.tables import text_table
-from gdlib.training import Evaluation, TrainConfig
 
 QUICK_N = 16
 

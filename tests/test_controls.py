@@ -27,6 +27,7 @@ from gdlib import representation as rep
 from gdlib.accuracy import ALL, BUMP, CROSSING, NO_BUMP, OOD, STRIPE, classify_shape
 from gdlib.accuracy import BLANK as BLANK_SHAPE
 from gdlib.claims import ClaimLog, Evidence, Gate, Outcome, Part, judge, load_claims, verdict
+from gdlib.config import TrainConfig
 from gdlib.controls import BLANK, COPY, ORACLE, control_evaluation, oracle_images
 from gdlib.datasets import (
     CATEGORIES,
@@ -49,9 +50,9 @@ from gdlib.images import render
 from gdlib.percolation import simulate
 from gdlib.regions import CentreSquare, Cross, Lesion, Square, evaluation_grid, integer_grid
 from gdlib.report import assemble_report
+from gdlib.runs import generates_requested, sample_and_score, scored
 from gdlib.tori import ideal_torus
 from gdlib.torus_geometry import ideal_torus_tests
-from gdlib.training import TrainConfig, generates_requested, sample_and_score, scored
 
 PROFILE = "quick"  # any profile but smoke decides
 

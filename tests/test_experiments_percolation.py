@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from gdlib.accuracy import bump_width
+from gdlib.config import TrainConfig
 from gdlib.crossing import threshold_crossing
 from gdlib.datasets import training_labels
 from gdlib.experiments.percolation import (
@@ -34,7 +35,7 @@ from gdlib.experiments.percolation_claims import (
 from gdlib.experiments.percolation_losses import diffusion_loss, loss_timesteps
 from gdlib.images import render
 from gdlib.percolation import PercolationResult
-from gdlib.training import TrainConfig, get_or_train
+from gdlib.training import get_or_train
 
 TINY = dict(width=8, heads=1, attention_resolutions=(), enc_dim=16, T=100, batch_size=16, lr=2e-3,
             warmup_steps=5, lr_schedule="constant", sampler="ddim", sample_steps=2, log_every=10)

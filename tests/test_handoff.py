@@ -7,10 +7,12 @@ import os
 import pytest
 
 from gdlib.claims import load_claims
+from gdlib.config import TrainConfig
 from gdlib.datasets import DatasetConfig
 from gdlib.handoff import record_path, record_trained, trained_by
 from gdlib.runner import run_notebooks
-from gdlib.training import TrainConfig, checkpoint_path, get_or_train
+from gdlib.runs import checkpoint_path
+from gdlib.training import get_or_train
 
 TINY = dict(data=DatasetConfig(family="bump", n=8, sigma=1.0, d=1.0, periodic=True), width=8, heads=1, T=100,
             epochs=1, batch_size=32, sampler="ddim", sample_steps=2, sample_batch_size=64)

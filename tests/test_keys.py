@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gdlib.config import LOGGING_ONLY, TrainConfig
 from gdlib.datasets import DatasetConfig
 from gdlib.keys import canonical, config_key
 from gdlib.regions import Cross
-from gdlib.training import LOGGING_ONLY, TrainConfig
 
 
 def test_six_and_six_point_zero_are_one_number_in_a_key():

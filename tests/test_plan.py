@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from gdlib import diffusion
+from gdlib.config import TrainConfig
 from gdlib.plan import TRAINING_NOTEBOOKS, model_shape, notebook_configs, projected_hours, training_images
 from gdlib.runner import discover_notebooks
-from gdlib.training import TrainConfig
 
 NOTEBOOKS = discover_notebooks()
 

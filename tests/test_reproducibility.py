@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from gdlib import device
+from gdlib.config import TrainConfig
 from gdlib.datasets import DatasetConfig
-from gdlib.training import TrainConfig, final_state, get_or_train
+from gdlib.runs import final_state
+from gdlib.training import get_or_train
 
 device.setup(threads=1)
 

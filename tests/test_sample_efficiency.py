@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gdlib.config import TrainConfig
 from gdlib.crossing import threshold_crossing
 from gdlib.datasets import make_dataset, training_labels
 from gdlib.experiments.sample_efficiency import (
@@ -20,7 +21,6 @@ from gdlib.experiments.sample_efficiency import (
 )
 from gdlib.experiments.sample_efficiency_claims import bumps_needed, crossings, fit_power_law, fit_slopes
 from gdlib.regions import CentreSquare, evaluation_grid
-from gdlib.training import TrainConfig
 
 
 @pytest.mark.parametrize("n", [8, 12, 16, 24, 32])

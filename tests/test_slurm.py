@@ -13,12 +13,13 @@ from dataclasses import replace
 import pytest
 
 from gdlib import slurm
+from gdlib.config import TrainConfig
 from gdlib.datasets import DatasetConfig
 from gdlib.locks import RunLock
 from gdlib.paths import REPO
+from gdlib.runs import is_trained, lock_path
 from gdlib.slurm import SlurmOptions, queue_states
 from gdlib.sweeps import run_sweep
-from gdlib.training import TrainConfig, is_trained, lock_path
 
 
 def tiny(seed: int, keep_fraction: float = 1.0) -> TrainConfig:

@@ -12,10 +12,11 @@ from multiprocessing import get_context
 
 import pytest
 
+from gdlib.config import TrainConfig
 from gdlib.datasets import DatasetConfig
 from gdlib.locks import read_holder
+from gdlib.runs import is_trained, lock_path
 from gdlib.sweeps import SlurmOptions, expected_work, run_sweep, train_job
-from gdlib.training import TrainConfig, is_trained, lock_path
 
 
 def tiny(seed: int, keep_fraction: float = 1.0) -> TrainConfig:

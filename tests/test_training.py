@@ -12,23 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from gdlib import device, diffusion, training
+from gdlib import device, diffusion, runs, training
+from gdlib.config import TrainConfig, equal_batches_epochs, with_equal_batches
 from gdlib.datasets import DatasetConfig
 from gdlib.paths import CorruptFileError, CorruptFileWarning
-from gdlib.training import (
-    NonFiniteLoss,
-    TrainConfig,
-    equal_batches_epochs,
-    evaluate,
-    final_state,
-    get_or_train,
-    layer_activations,
-    load_checkpoint,
-    load_metrics,
-    run_dir,
-    saved_epochs,
-    with_equal_batches,
-)
+from gdlib.runs import evaluate, final_state, layer_activations, load_checkpoint, load_metrics, run_dir, saved_epochs
+from gdlib.training import NonFiniteLoss, get_or_train
 
 device.setup(threads=1)
 
@@ -120,7 +109,7 @@ def test_a_few_training_steps_lower_the_loss_and_leave_the_promised_files():
     labels, acts = layer_activations(cfg, "tiny", 4)
     assert labels.shape == (64, 2) and acts.shape == (64, 8 * 4 * 4)
     assert evaluate(cfg, "tiny", "final").images.shape == (64, 8, 8)
-    assert cfg in training.finished_runs("tiny")
+    assert cfg in runs.finished_runs("tiny")
 
 
 def test_a_finished_run_is_loaded_from_the_cache_without_training():
@@ -208,7 +197,9 @@ TRAIN_AND_HASH = """
 import hashlib, sys, torch
 from gdlib import device
 from gdlib.datasets import DatasetConfig
-from gdlib.training import TrainConfig, final_state, get_or_train
+from gdlib.config import TrainConfig
+from gdlib.runs import final_state
+from gdlib.training import get_or_train
 device.setup()  # the process-wide count, from GDLIB_THREADS
 cfg = TrainConfig(data=DatasetConfig(n=8, d=1.0, periodic=True), width=8, heads=1, T=100, epochs=3, batch_size=16,
                   lr=1e-3, sampler="ddim", sample_steps=2, threads=int(sys.argv[1]))

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from gdlib.config import TrainConfig
 from gdlib.datasets import DatasetConfig
 from gdlib.diffusion import check_schedule, linear_schedule
 from gdlib.model import UNet, check_unet
-from gdlib.training import TrainConfig
 
 DATA = DatasetConfig(family="bump", n=8, sigma=1.0, d=1.0)
 

@@ -18,7 +18,7 @@ Experiments (``ModelSpec.experiment``):
 - ``"square"``: 2D bumps or 2D SOS with an interior or exterior W x W cut (App. C.4, Fig. 12).
 
 Scoring (:func:`score_evaluation`, :func:`gdlib.accuracy.region_accuracy`): a model's evaluation samples (the
-N*N integer centres of App. A.3, from :func:`gdlib.training.evaluate`) are split by its hold-out's region codes:
+N*N integer centres of App. A.3, from :func:`gdlib.runs.evaluate`) are split by its hold-out's region codes:
 the parts (vertical, horizontal, intersection for the cross; the lesion; the square), ``"OOD"`` = the union of
 the parts, ``"in-distribution"`` = everything else, ``"all"`` = every sample; each gets joint, x and y accuracy.
 
@@ -48,10 +48,11 @@ import pandas as pd
 
 from gdlib.accuracy import BUMP, Accuracy, region_accuracy, strict
 from gdlib.checks import check_choice, check_int, check_range
+from gdlib.config import TrainConfig
 from gdlib.controls import COPY, GENERATORS, control_evaluation
 from gdlib.datasets import PAPER_MARGIN, DatasetConfig, composition_sets, make_dataset
 from gdlib.regions import Cross, HoldOut, Lesion, Square
-from gdlib.training import Evaluation, TrainConfig
+from gdlib.runs import Evaluation
 
 MODEL_NAME = "composition"
 CROSS_PARTS = ("vertical", "horizontal", "intersection")

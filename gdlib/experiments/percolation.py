@@ -7,7 +7,7 @@ Models are trained on nested subsets of the N x N lattice at d = 1 (the integer 
 which are also the evaluation grid of App. A.3): for every sigma the same centres, for every lambda a
 superset of the smaller lambdas (:func:`gdlib.datasets.nested_subsets`), so two models differ only by
 sigma and lambda. Every model sees the same number of batches (App. A.6,
-:func:`gdlib.training.with_equal_batches`).
+:func:`gdlib.config.with_equal_batches`).
 
 - :func:`sweep_configs`: one :class:`~gdlib.training.TrainConfig` per (sigma, lambda);
 - :func:`gdlib.experiments.percolation_losses.final_losses`: the final training and validation loss of Fig. 14c;
@@ -37,13 +37,14 @@ import torch
 from gdlib import device as _device
 from gdlib.accuracy import accuracy, strict
 from gdlib.checks import check_choice
+from gdlib.config import TrainConfig, with_equal_batches
 from gdlib.controls import GENERATORS, control_evaluation
 from gdlib.datasets import DatasetConfig, nested_subsets, training_labels
 from gdlib.experiments.percolation_losses import diffusion_loss, final_losses
 from gdlib.percolation import largest_cluster_ratio
 from gdlib.regions import on_centres
+from gdlib.runs import evaluate, load_metrics, sample_and_score
 from gdlib.tables import markdown_table
-from gdlib.training import TrainConfig, evaluate, load_metrics, sample_and_score, with_equal_batches
 
 #: The lambda grid of Fig. 6e (nested subsets, each containing the smaller).
 PAPER_LAMBDAS = tuple(round(0.1 * k, 1) for k in range(1, 11))

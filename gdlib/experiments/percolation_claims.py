@@ -20,13 +20,14 @@ import pandas as pd
 from gdlib.accuracy import BumpWidth, bump_width, correct, strict
 from gdlib.checks import check_choice, check_range
 from gdlib.claims import Gate, Outcome, Part
+from gdlib.config import TrainConfig
 from gdlib.crossing import threshold_crossing
 from gdlib.experiments.percolation import SweepTable
 from gdlib.images import render
 from gdlib.percolation import PercolationResult
 from gdlib.regions import nearest_indices
+from gdlib.runs import evaluate
 from gdlib.tables import pct
-from gdlib.training import TrainConfig, evaluate
 
 
 def percolation_onsets(result: PercolationResult, level: float = 0.5) -> np.ndarray:

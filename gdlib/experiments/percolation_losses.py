@@ -16,9 +16,10 @@ import torch
 
 from gdlib import diffusion
 from gdlib.checks import check_choice, check_int
+from gdlib.config import TrainConfig
 from gdlib.datasets import DatasetConfig, grid_centres, make_dataset
 from gdlib.regions import nearest_indices
-from gdlib.training import TrainConfig, load_checkpoint
+from gdlib.runs import load_checkpoint
 
 _MAX_NOISE_VALUES = 50_000_000  # sites x pixels drawn at once by diffusion_loss
 

@@ -32,7 +32,7 @@ Choices where the paper is silent (the notebook repeats them):
   start at different offsets (0 and -margin), so their kept bumps are not the same centres.
 - **Training length**: a fixed number of optimizer steps per N, whatever the data set
   (``TrainConfig.steps``): models on fewer data see proportionally more epochs, so the number of batches
-  is constant per N (App. A.6). :func:`gdlib.training.with_equal_batches` does the same by whole epochs,
+  is constant per N (App. A.6). :func:`gdlib.config.with_equal_batches` does the same by whole epochs,
   which rounds a data set larger than the step budget up to one whole epoch (at ``quick`` the augmented
   sets are): steps keep it exact.
 - **Accuracy** (App. A.3): on the N*N integer centres 1..N, joint (both coordinates within one pixel);
@@ -52,10 +52,11 @@ import pandas as pd
 
 from gdlib.accuracy import ALL, OOD, region_accuracy, strict
 from gdlib.checks import check_choice, check_int, check_range
+from gdlib.config import TrainConfig
 from gdlib.controls import control_evaluation
 from gdlib.datasets import CATEGORIES, PAPER_MARGIN, DatasetConfig, categorise, training_labels
 from gdlib.regions import IN_DISTRIBUTION, CentreSquare, grid, integer_grid
-from gdlib.training import TrainConfig, evaluate
+from gdlib.runs import evaluate
 
 DATASETS = ("baseline", "augmented")
 THRESHOLD = 0.6  # Sec. 3.2 / Fig. 5c: "a 60% accuracy threshold"

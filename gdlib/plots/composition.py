@@ -16,7 +16,7 @@ from gdlib.experiments.composition import CROSS_PARTS, ModelSpec
 from gdlib.images import render
 from gdlib.plots.data import plot_latent_layout
 from gdlib.regions import IN_DISTRIBUTION, HoldOut
-from gdlib.training import Evaluation
+from gdlib.runs import Evaluation
 
 
 def plot_layouts(models: Sequence[ModelSpec], display_d: float | None = None, ncols: int = 4,

@@ -11,10 +11,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gdlib.accuracy import BumpWidth
+from gdlib.config import TrainConfig
 from gdlib.experiments.percolation import SweepTable, seen_mask
 from gdlib.percolation import PercolationResult
+from gdlib.runs import evaluate
 from gdlib.spectrum import participation_ratio, pca_project
-from gdlib.training import TrainConfig, evaluate
 
 
 def plot_mass_ratio(ax: plt.Axes, result, threshold: float) -> None:

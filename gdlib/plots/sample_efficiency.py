@@ -15,7 +15,7 @@ import seaborn as sns
 from gdlib.experiments.sample_efficiency import DATASETS, LABELS, THRESHOLD, SweepPoint
 from gdlib.experiments.sample_efficiency_claims import PowerLawFit
 from gdlib.regions import region_codes
-from gdlib.training import evaluate
+from gdlib.runs import evaluate
 
 COLOURS = {"baseline": "tab:blue", "augmented": "tab:orange"}  # Fig. 5c
 

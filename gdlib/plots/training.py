@@ -9,8 +9,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gdlib.accuracy import correct
+from gdlib.config import TrainConfig
 from gdlib.controls import oracle_images
-from gdlib.training import Evaluation, TrainConfig, load_metrics
+from gdlib.runs import Evaluation, load_metrics
 
 
 def plot_training_curves(cfg: TrainConfig, name: str, axes: Sequence[plt.Axes] | None = None) -> plt.Figure:
