@@ -12,7 +12,6 @@ PACKAGE = REPO / "gdlib"
 PENDING = {
     "training.py": "split into config.py, runs.py and training.py (issue 14, after issue 13's runner and lock work)",
     "runner.py": "shrinks to what only it does (issue 13 rewrites it)",
-    "bench.py": "the speed benchmark, being extended for another issue; to be split there",
 }
 
 
