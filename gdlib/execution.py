@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -247,19 +248,25 @@ def _mark_interrupted(path: Path, index: int, message: str) -> None:
 
 def child_main() -> None:
     """The child's side: run papermill on the spec in ``sys.argv[1]``; write the result and events."""
-    import papermill
-    from papermill.engines import NBClientEngine, papermill_engines
-    from papermill.exceptions import PapermillExecutionError
-
     spec = json.loads(Path(sys.argv[1]).read_text())
-    parent = os.getppid()
-    kernel: dict[str, Any] = {}
+    kernel: dict[str, Any] = {}  # the kernel once started: pid, process group, connection file
 
     def event(kind: str, info: dict) -> None:
         with open(spec["events"], "a") as fh:
             fh.write(f"{os.getpid()}\t{kind}\t{json.dumps(info)}\n")
 
-    def orphan_watch() -> None:  # the runner died without stopping us: stop the kernel, then exit
+    _watch_parent(kernel)
+    _register_engine(kernel, event)
+    result = _run_papermill(spec, event)
+    Path(spec["result"]).write_text(json.dumps(result))
+    sys.exit(0 if result["status"] == "ok" else 1)
+
+
+def _watch_parent(kernel: dict[str, Any]) -> None:
+    """A thread that, should the runner die without stopping this child, kills the kernel and exits."""
+    parent = os.getppid()
+
+    def orphan_watch() -> None:
         while os.getppid() == parent:
             time.sleep(1)
         _killpg(kernel.get("pgid"), signal.SIGKILL)
@@ -268,7 +275,13 @@ def child_main() -> None:
 
     threading.Thread(target=orphan_watch, daemon=True).start()
 
+
+def _register_engine(kernel: dict[str, Any], event: Callable[[str, dict], None]) -> None:
+    """Register papermill's engine "gdlib": nbclient's, but once the kernel is started it fills in
+    ``kernel`` and reports it as a "kernel" event (the runner interrupts and kills its process group)."""
+    import papermill
     from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
 
     class Client(PapermillNotebookClient):
         def start_new_kernel(self, **kwargs):  # what papermill's (synchronous) execute calls
@@ -288,6 +301,14 @@ def child_main() -> None:
                           stderr_file=stderr_file, **kwargs).execute()
 
     papermill_engines.register("gdlib", Engine)
+
+
+def _run_papermill(spec: dict[str, Any], event: Callable[[str, dict], None]) -> dict[str, Any]:
+    """Execute the notebook with the "gdlib" engine, reporting each code cell as a "cell" event when it
+    starts; the result: ``status`` "ok" or "failed", ``message``, and ``where`` for a cell that raised."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
     def on_cell_start(cell, cell_index, **_):
         if cell.cell_type != "code" or not cell.source.strip():
             return
@@ -311,5 +332,4 @@ def child_main() -> None:
         result.update(status="failed", where=where, message=f"{where} raised {err.ename}: {err.evalue}")
     except Exception as err:  # the kernel died or could not start, the notebook is unreadable, ...
         result.update(status="failed", message=f"{type(err).__name__}: {err}")
-    Path(spec["result"]).write_text(json.dumps(result))
-    sys.exit(0 if result["status"] == "ok" else 1)
+    return result
