@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,17 @@ def _killpg(pgid: int | None, sig: int) -> None:
             pass
 
 
+@dataclass
+class _Watched:
+    """What the runner saw of its child until it exited."""
+
+    code: int  # os.wait4's exit status
+    usage: Any  # os.wait4's resource usage
+    kernel: dict[str, Any]  # the kernel the child started: pid, pgid, connection file (empty if none)
+    cell: dict[str, Any]  # the cell the child reported last: index, count, first line (empty if none)
+    killed: bool  # whether the runner killed the kernel and the child
+
+
 def execute(path: Path, output: Path, parameters: dict[str, Any], kernel: str, env: dict[str, str],
             status: progress.StatusLine, interrupts: Interrupts) -> Outcome:
     """Run the notebook at ``path`` into ``output`` (kept as given, or as ``.failed`` beside it)."""
@@ -118,69 +130,18 @@ def execute(path: Path, output: Path, parameters: dict[str, Any], kernel: str, e
     partial = output.with_name(f".{output.stem}.partial.ipynb")
     tmp = Path(tempfile.mkdtemp(prefix="gdlib-runner-"))
     try:
-        spec = {"input": str(path), "output": str(partial), "parameters": parameters, "kernel": kernel,
-                "cwd": str(path.parent), "events": str(tmp / "events.jsonl"), "result": str(tmp / "result.json")}
-        (tmp / "spec.json").write_text(json.dumps(spec, default=str))
-        (tmp / "progress.log").touch()
-        (tmp / "events.jsonl").touch()
+        _write_spec(tmp, path, partial, parameters, kernel)
         child_env = {**env, progress.ENV: str(tmp / "progress.log")}
         start = time.perf_counter()
         child = subprocess.Popen([sys.executable, "-c", "import gdlib.execution as e; e.child_main()",
                                   str(tmp / "spec.json")], env=child_env, start_new_session=True)
-        events, bars = progress.Tail(tmp / "events.jsonl"), progress.Tail(tmp / "progress.log")
-        kernel_info: dict[str, Any] = {}
-        cell: dict[str, Any] = {}
-        stop_at = kill_at = None
-        while True:
-            pid, code, usage = os.wait4(child.pid, os.WNOHANG)
-            for _, kind, text in events.read():
-                info = json.loads(text)
-                if kind == "kernel":
-                    kernel_info = info
-                else:
-                    cell = info
-                    status.set_cell(f"cell {info['index']}/{info['count']}: {info['line'][:60]}")
-            status.feed(bars.read())
-            if pid:
-                break
-            now = time.monotonic()
-            if interrupts.received and stop_at is None:
-                status.clear()
-                print(f"\n{interrupts.name}: stopping the notebook (up to {GRACE_S:.0f} s; again to kill it now)",
-                      file=sys.stderr, flush=True)
-                stop_at, signals_seen = now, len(interrupts.received)
-                if kernel_info.get("pgid"):
-                    _killpg(kernel_info["pgid"], signal.SIGINT)  # as Jupyter's interrupt button
-                else:
-                    kill_at = now  # the kernel is not up yet: nothing to interrupt
-            if stop_at is not None and kill_at is None and (now - stop_at > GRACE_S
-                                                            or len(interrupts.received) > signals_seen):
-                kill_at = now
-            if kill_at is not None:
-                _killpg(kernel_info.get("pgid"), signal.SIGKILL)
-                _killpg(child.pid, signal.SIGKILL)
-            status.render()
-            time.sleep(POLL_S)
+        watched = _watch(child, tmp, status, interrupts)
         status.clear()
-        child.returncode = os.waitstatus_to_exitcode(code)  # reaped here: Popen must not wait again
+        child.returncode = os.waitstatus_to_exitcode(watched.code)  # reaped here: Popen must not wait again
         wall = time.perf_counter() - start
         # Linux reports ru_maxrss in KiB, macOS in bytes.
-        peak = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
-        result = _read_json(tmp / "result.json")
-        if interrupts.received:
-            why = f"interrupted by {interrupts.name}"
-            where = f" in {result['where']}" if result and result.get("where") else \
-                f" in cell {cell['index']} of the executed copy ({cell['line'][:60]!r})" if cell else ""
-            message = why + where + (f"; the kernel did not stop within {GRACE_S:.0f} s and was killed"
-                                     if kill_at is not None else "")
-            state = "interrupted"
-            _remove(kernel_info.get("connection_file"))
-            if kill_at is not None and cell and partial.exists():
-                _mark_interrupted(partial, cell["index"], message)
-        elif result is None:
-            state, message = "failed", f"the runner's child process exited with code {child.returncode}"
-        else:
-            state, message = result["status"], result["message"]
+        peak = watched.usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
+        state, message = _conclude(watched, _read_json(tmp / "result.json"), interrupts, partial, child.returncode)
         executed = None
         if partial.exists():
             keep = output if state == "ok" else failed
@@ -190,6 +151,74 @@ def execute(path: Path, output: Path, parameters: dict[str, Any], kernel: str, e
         return Outcome(state, message, wall, peak, executed)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_spec(tmp: Path, path: Path, partial: Path, parameters: dict[str, Any], kernel: str) -> None:
+    """The child's instructions (``spec.json``) and the empty files it reports through, in ``tmp``."""
+    spec = {"input": str(path), "output": str(partial), "parameters": parameters, "kernel": kernel,
+            "cwd": str(path.parent), "events": str(tmp / "events.jsonl"), "result": str(tmp / "result.json")}
+    (tmp / "spec.json").write_text(json.dumps(spec, default=str))
+    (tmp / "progress.log").touch()
+    (tmp / "events.jsonl").touch()
+
+
+def _watch(child: subprocess.Popen, tmp: Path, status: progress.StatusLine, interrupts: Interrupts) -> _Watched:
+    """Show the child's running cell and bars until it exits; on a signal interrupt its kernel, and kill
+    the kernel and the child after :data:`GRACE_S` seconds or at a second signal."""
+    events, bars = progress.Tail(tmp / "events.jsonl"), progress.Tail(tmp / "progress.log")
+    kernel_info: dict[str, Any] = {}
+    cell: dict[str, Any] = {}
+    stop_at = kill_at = None
+    while True:
+        pid, code, usage = os.wait4(child.pid, os.WNOHANG)
+        for _, kind, text in events.read():
+            info = json.loads(text)
+            if kind == "kernel":
+                kernel_info = info
+            else:
+                cell = info
+                status.set_cell(f"cell {info['index']}/{info['count']}: {info['line'][:60]}")
+        status.feed(bars.read())
+        if pid:
+            return _Watched(code, usage, kernel_info, cell, kill_at is not None)
+        now = time.monotonic()
+        if interrupts.received and stop_at is None:
+            status.clear()
+            print(f"\n{interrupts.name}: stopping the notebook (up to {GRACE_S:.0f} s; again to kill it now)",
+                  file=sys.stderr, flush=True)
+            stop_at, signals_seen = now, len(interrupts.received)
+            if kernel_info.get("pgid"):
+                _killpg(kernel_info["pgid"], signal.SIGINT)  # as Jupyter's interrupt button
+            else:
+                kill_at = now  # the kernel is not up yet: nothing to interrupt
+        if stop_at is not None and kill_at is None and (now - stop_at > GRACE_S
+                                                        or len(interrupts.received) > signals_seen):
+            kill_at = now
+        if kill_at is not None:
+            _killpg(kernel_info.get("pgid"), signal.SIGKILL)
+            _killpg(child.pid, signal.SIGKILL)
+        status.render()
+        time.sleep(POLL_S)
+
+
+def _conclude(watched: _Watched, result: dict | None, interrupts: Interrupts, partial: Path,
+              returncode: int) -> tuple[str, str]:
+    """(status, message) of the run; an interrupted run also drops the kernel's connection file and, when
+    the kernel was killed, marks the cell it stopped in."""
+    cell = watched.cell
+    if interrupts.received:
+        why = f"interrupted by {interrupts.name}"
+        where = f" in {result['where']}" if result and result.get("where") else \
+            f" in cell {cell['index']} of the executed copy ({cell['line'][:60]!r})" if cell else ""
+        message = why + where + (f"; the kernel did not stop within {GRACE_S:.0f} s and was killed"
+                                 if watched.killed else "")
+        _remove(watched.kernel.get("connection_file"))
+        if watched.killed and cell and partial.exists():
+            _mark_interrupted(partial, cell["index"], message)
+        return "interrupted", message
+    if result is None:
+        return "failed", f"the runner's child process exited with code {returncode}"
+    return result["status"], result["message"]
 
 
 def _read_json(path: Path) -> dict | None:
@@ -219,19 +248,25 @@ def _mark_interrupted(path: Path, index: int, message: str) -> None:
 
 def child_main() -> None:
     """The child's side: run papermill on the spec in ``sys.argv[1]``; write the result and events."""
-    import papermill
-    from papermill.engines import NBClientEngine, papermill_engines
-    from papermill.exceptions import PapermillExecutionError
-
     spec = json.loads(Path(sys.argv[1]).read_text())
-    parent = os.getppid()
-    kernel: dict[str, Any] = {}
+    kernel: dict[str, Any] = {}  # the kernel once started: pid, process group, connection file
 
     def event(kind: str, info: dict) -> None:
         with open(spec["events"], "a") as fh:
             fh.write(f"{os.getpid()}\t{kind}\t{json.dumps(info)}\n")
 
-    def orphan_watch() -> None:  # the runner died without stopping us: stop the kernel, then exit
+    _watch_parent(kernel)
+    _register_engine(kernel, event)
+    result = _run_papermill(spec, event)
+    Path(spec["result"]).write_text(json.dumps(result))
+    sys.exit(0 if result["status"] == "ok" else 1)
+
+
+def _watch_parent(kernel: dict[str, Any]) -> None:
+    """A thread that, should the runner die without stopping this child, kills the kernel and exits."""
+    parent = os.getppid()
+
+    def orphan_watch() -> None:
         while os.getppid() == parent:
             time.sleep(1)
         _killpg(kernel.get("pgid"), signal.SIGKILL)
@@ -240,7 +275,13 @@ def child_main() -> None:
 
     threading.Thread(target=orphan_watch, daemon=True).start()
 
+
+def _register_engine(kernel: dict[str, Any], event: Callable[[str, dict], None]) -> None:
+    """Register papermill's engine "gdlib": nbclient's, but once the kernel is started it fills in
+    ``kernel`` and reports it as a "kernel" event (the runner interrupts and kills its process group)."""
+    import papermill
     from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
 
     class Client(PapermillNotebookClient):
         def start_new_kernel(self, **kwargs):  # what papermill's (synchronous) execute calls
@@ -260,6 +301,14 @@ def child_main() -> None:
                           stderr_file=stderr_file, **kwargs).execute()
 
     papermill_engines.register("gdlib", Engine)
+
+
+def _run_papermill(spec: dict[str, Any], event: Callable[[str, dict], None]) -> dict[str, Any]:
+    """Execute the notebook with the "gdlib" engine, reporting each code cell as a "cell" event when it
+    starts; the result: ``status`` "ok" or "failed", ``message``, and ``where`` for a cell that raised."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
     def on_cell_start(cell, cell_index, **_):
         if cell.cell_type != "code" or not cell.source.strip():
             return
@@ -283,5 +332,4 @@ def child_main() -> None:
         result.update(status="failed", where=where, message=f"{where} raised {err.ename}: {err.evalue}")
     except Exception as err:  # the kernel died or could not start, the notebook is unreadable, ...
         result.update(status="failed", message=f"{type(err).__name__}: {err}")
-    Path(spec["result"]).write_text(json.dumps(result))
-    sys.exit(0 if result["status"] == "ok" else 1)
+    return result

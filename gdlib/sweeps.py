@@ -13,8 +13,8 @@ Executors, all behind the same call:
   ``gpus`` each worker slot is pinned to one GPU through CUDA_VISIBLE_DEVICES (slot i gets
   gpus[i % len(gpus)]);
 - ``slurm``: submitit's AutoExecutor submits one job array (``map_array``) of the configs that no
-  queued or running job holds already; what the jobs ask for is :class:`~gdlib.slurm.SlurmOptions`
-  (see :mod:`gdlib.slurm` for refusals, duplicates and dead jobs). Jobs write to the shared cache.
+  queued or running job holds already; what the jobs ask for is :class:`~gdlib.slurm_options.SlurmOptions`
+  (see :mod:`gdlib.slurm_jobs` for refusals, duplicates and dead jobs). Jobs write to the shared cache.
   ``cluster="local"`` runs the same path as local subprocesses.
 
 Every job takes its run's lock (``<hash>.lock`` next to the cache entry, :mod:`gdlib.locks`: it names
@@ -43,7 +43,7 @@ from gdlib.config import TrainConfig
 from gdlib.model import padded_size
 from gdlib.paths import outputs_dir
 from gdlib.runs import is_trained, run_dir
-from gdlib.slurm import SlurmOptions
+from gdlib.slurm_options import SlurmOptions
 from gdlib.training import ensure_trained
 
 EXECUTORS = ("local", "processes", "slurm")
@@ -189,10 +189,10 @@ def _run_processes(pending: list[tuple[str, TrainConfig]], name: str, outputs: s
 def _run_slurm(pending: list[tuple[str, TrainConfig]], name: str, outputs: str, options: SlurmOptions, wait: bool,
                result: SweepResult, done: Callable) -> None:
     """Submit what no queued or running job holds, then (``wait``) collect every job's outcome."""
-    from gdlib import slurm
+    from gdlib import slurm_jobs
 
     folders = {key: run_dir(cfg, name) for key, cfg in pending}
-    jobs = slurm.held_jobs(folders)
+    jobs = slurm_jobs.held_jobs(folders)
     if jobs:
         print(f"{len(jobs)} config(s) of sweep {name!r} are held by queued or running Slurm jobs "
               f"({', '.join(sorted(job.job_id for job in jobs.values()))}): waiting for those, not submitting them "
@@ -202,8 +202,8 @@ def _run_slurm(pending: list[tuple[str, TrainConfig]], name: str, outputs: str, 
         threads = max(cfg.threads for _, cfg, _ in new)
         print(f"slurm: submitting {len(new)} job(s): {options.describe(threads)}", file=sys.stderr, flush=True)
         try:
-            submitted = slurm.submit(new, name, outputs, options, train_job)
-        except slurm.SubmissionRefused as err:
+            submitted = slurm_jobs.submit(new, name, outputs, options, train_job)
+        except slurm_jobs.SubmissionRefused as err:
             for key, _, _ in new:
                 done(key, None, str(err), str(err))
             submitted = {}
@@ -216,10 +216,10 @@ def _run_slurm(pending: list[tuple[str, TrainConfig]], name: str, outputs: str, 
         return
 
     def collected(key: str, outcome: tuple | None, report: str | None, line: str | None) -> None:
-        slurm.marker_path(folders[key]).unlink(missing_ok=True)  # the job is over: nothing holds the config
+        slurm_jobs.marker_path(folders[key]).unlink(missing_ok=True)  # the job is over: nothing holds the config
         done(key, outcome, report, line)
 
-    slurm.collect(jobs, options, collected)
+    slurm_jobs.collect(jobs, options, collected)
 
 
 def run_sweep(

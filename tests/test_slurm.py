@@ -12,13 +12,14 @@ from dataclasses import replace
 
 import pytest
 
-from gdlib import slurm
+from gdlib import slurm_jobs
 from gdlib.config import TrainConfig
 from gdlib.datasets import DatasetConfig
 from gdlib.locks import RunLock
 from gdlib.paths import REPO
 from gdlib.runs import is_trained, lock_path
-from gdlib.slurm import SlurmOptions, queue_states
+from gdlib.slurm_jobs import queue_states
+from gdlib.slurm_options import SlurmOptions
 from gdlib.sweeps import run_sweep
 
 
@@ -53,6 +54,12 @@ def test_the_default_options_ask_for_what_a_cpu_node_can_give():
     assert "gpus_per_node" not in params and "mem_gb" not in params and params["cpus_per_task"] == 1
 
 
+def test_the_notebooks_import_the_options_from_sweeps():
+    from gdlib.sweeps import SlurmOptions as from_sweeps
+
+    assert from_sweeps is SlurmOptions
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"sbatch": ("reservation=x",)}, "sbatch = 'reservation=x' is not allowed: each line must be one long sbatch"),
     ({"time_min": 0}, "time_min = 0 is not allowed"),
@@ -77,14 +84,14 @@ def test_an_unknown_option_in_the_file_lists_the_allowed_ones(tmp_path):
 
 def attach_signal(monkeypatch) -> threading.Event:
     """Set once a run_sweep (in another thread) has looked up which configs queued jobs hold."""
-    attached, real = threading.Event(), slurm.held_jobs
+    attached, real = threading.Event(), slurm_jobs.held_jobs
 
     def spy(*args, **kwargs):
         held = real(*args, **kwargs)
         attached.set()
         return held
 
-    monkeypatch.setattr(slurm, "held_jobs", spy)
+    monkeypatch.setattr(slurm_jobs, "held_jobs", spy)
     return attached
 
 
@@ -160,7 +167,7 @@ def test_without_accounting_a_job_that_died_without_a_result_fails_its_config_in
     (fake / "sacct").chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("GDLIB_OUTPUTS", str(tmp_path))
-    monkeypatch.setattr(slurm, "DEAD_AFTER_S", 3.0)  # the grace a shared file system gets (30 s), shortened
+    monkeypatch.setattr(slurm_jobs, "DEAD_AFTER_S", 3.0)  # the grace a shared file system gets (30 s), shortened
     cfg = tiny(8)
     lock = RunLock(lock_path(cfg, "tiny"))
     lock.acquire()  # the job waits on the model's lock until it is cancelled
