@@ -206,6 +206,32 @@ def _ddim_loop(eps_theta, schedule, x, generator, clip, steps, eta, tick):
 
 
 @torch.inference_mode()
+def _check_sampler(schedule: Schedule, n: int, method: str, steps: int | None, eta: float, batch_size: int,
+                   variance: str) -> int | None:
+    """Check :func:`sample`'s settings; the DDIM step count (default 50), or ``steps`` as given for DDPM."""
+    check_choice("method", method, ("ddpm", "ddim"))
+    check_choice("variance", variance, ("beta", "posterior"))
+    check_range("eta", eta, 0.0, 1.0)
+    check_int("batch_size", batch_size, 1)
+    check_int("n", n, 8)
+    if method == "ddim":
+        steps = 50 if steps is None else steps
+        check_int("steps", steps, 1, schedule.T)
+    return steps
+
+
+def _sampling_device(model: EpsModel, device: torch.device | str | None,
+                     capture: list[str]) -> tuple[torch.device, bool]:
+    """(the device samples are drawn on, whether ``model`` was in training mode), the model put in eval mode."""
+    if isinstance(model, torch.nn.Module):
+        was_training = model.training
+        model.eval()
+        return (next(model.parameters()).device if device is None else torch.device(device)), was_training
+    if capture:
+        raise ValueError("capture needs an nn.Module model")
+    return (_device.get_device() if device is None else torch.device(device)), False
+
+
 def sample(
     model: EpsModel,
     schedule: Schedule,
@@ -235,25 +261,10 @@ def sample(
     (The network itself may round differently by batch size, in the last bits of float32.)
     ``progress``: a tqdm bar over network calls (None: tqdm's default, hidden when not a terminal).
     """
-    check_choice("method", method, ("ddpm", "ddim"))
-    check_choice("variance", variance, ("beta", "posterior"))
-    check_range("eta", eta, 0.0, 1.0)
-    check_int("batch_size", batch_size, 1)
-    check_int("n", n, 8)
-    if method == "ddim":
-        steps = 50 if steps is None else steps
-        check_int("steps", steps, 1, schedule.T)
+    steps = _check_sampler(schedule, n, method, steps, eta, batch_size, variance)
     n_calls = schedule.T if method == "ddpm" else len(ddim_timesteps(schedule.T, steps))
     capture = list(capture)
-    if isinstance(model, torch.nn.Module):
-        device = next(model.parameters()).device if device is None else torch.device(device)
-        was_training = model.training
-        model.eval()
-    else:
-        if capture:
-            raise ValueError("capture needs an nn.Module model")
-        device = _device.get_device() if device is None else torch.device(device)
-        was_training = False
+    device, was_training = _sampling_device(model, device, capture)
     if not isinstance(labels, torch.Tensor):
         labels = torch.as_tensor(np.asarray(labels, dtype=np.float32))
     labels = labels.float().reshape(-1, 2)

@@ -46,3 +46,14 @@ def test_the_readme_layout_names_every_module():
                and f"`{p.relative_to(PACKAGE)}`" not in layout]
     missing += [p.name for p in (PACKAGE / "plots").glob("*.py") if f"`{p.name}`" not in layout]
     assert not missing, f"README.md's layout section does not name {missing}"
+
+
+def test_no_function_is_over_60_lines():
+    import ast
+
+    long = {}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60:
+                long[f"{path.relative_to(PACKAGE)}:{node.name}"] = node.end_lineno - node.lineno + 1
+    assert not long, long
