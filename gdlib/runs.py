@@ -173,12 +173,13 @@ def eval_path(cfg: TrainConfig, name: str, epoch: int | str) -> Path:
 
 
 def sample_and_score(model: torch.nn.Module, cfg: TrainConfig, epoch: int | str = "final",
-                     layers: tuple[str, ...] = ("layer4",), progress: bool | None = False) -> Evaluation:
-    """App. A.3: sample the N*N integer centres with the config's sampler, estimate centres, score,
-    and keep ``layers``' activations at the last denoising step. The seed depends on the config's seed
+                     layers: tuple[str, ...] = ("layer4",), progress: bool | None = False,
+                     labels: np.ndarray | None = None) -> Evaluation:
+    """App. A.3: sample the N*N integer centres (or ``labels``) with the config's sampler, estimate centres,
+    score, and keep ``layers``' activations at the last denoising step. The seed depends on the config's seed
     only, so every checkpoint is sampled from the same noise."""
     n = cfg.data.n
-    labels = evaluation_grid(n)
+    labels = evaluation_grid(n) if labels is None else np.asarray(labels, dtype=np.float32)
     out = diffusion.sample(model, cfg.schedule(), labels, n, method=cfg.sampler, steps=cfg.sample_steps,
                            eta=cfg.eta, seed=cfg.seed + 12345, batch_size=cfg.sample_batch_size,
                            capture=layers, progress=progress)

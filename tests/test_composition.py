@@ -115,17 +115,29 @@ def test_c6a_and_c6b_separate_a_composing_copier_from_an_interpolating_oracle():
     assert not cc.beats_floor(cc.Subject({"m": composes}, {"m": composes}), "m", "vertical", 0.0, 0.2).passes
 
 
-def test_either_is_the_fraction_with_at_least_one_coordinate_right():
-    assert comp.either(Accuracy(joint=0.1, x=0.5, y=0.4, count=10)) == pytest.approx(0.8)
-
-
-def test_gate_uses_joint_or_either_coordinate():
+def test_gate_uses_joint_accuracy_or_the_stripe_models_own_stripes():
     base = TrainConfig()
     scores = {IN_DISTRIBUTION: Accuracy(joint=0.1, x=0.5, y=0.4, count=10)}
     joint = comp.ModelSpec("a", "sos", "a", base, Cross())
-    either = comp.ModelSpec("b", "sos", "b", base, Cross(), learnt_metric="either")
+    stripes = comp.ModelSpec("b", "sos", "b", base, Cross(), learnt_metric="stripes")
     assert not cc.gate(joint, scores).passed and cc.gate(joint, scores).value == 0.1
-    assert cc.gate(either, scores).passed and cc.gate(either, scores).value == pytest.approx(0.8)
+    assert cc.gate(stripes, scores, stripes=0.9).passed and cc.gate(stripes, scores, stripes=0.9).value == 0.9
+    with pytest.raises(ValueError, match="stripe_accuracy"):
+        cc.gate(stripes, scores)  # the in-frame scores say nothing about a stripe model's own training set
+
+
+def test_the_stripe_gate_scores_the_visible_coordinate_of_drawn_stripes():
+    from gdlib.controls import blank_images, oracle_images
+    from gdlib.runs import scored
+
+    cfg = comp.by_key(quick_models())["1D"].config
+    stripes = np.array([[3.0, -5.0], [-5.0, 12.0], [20.5, 7.0]], dtype=np.float32)  # x, y visible; y visible
+    drawn = scored(cfg, "oracle", oracle_images(stripes, cfg.data), stripes, {})
+    assert comp.visible_accuracy(drawn) == 1.0  # only the in-frame coordinate counts
+    shifted = scored(cfg, "shifted", oracle_images(stripes + [[2.0, 0.0], [0.0, 0.0], [0.0, 0.0]], cfg.data),
+                     stripes, {})
+    assert comp.visible_accuracy(shifted) == pytest.approx(2 / 3)
+    assert comp.visible_accuracy(scored(cfg, "blank", blank_images(stripes, 16), stripes, {})) == 0.0
 
 
 def test_interpolation_falls_needs_a_share_of_the_gap_closed_at_the_narrowest_lesion_that_shrinks_with_width():
@@ -219,7 +231,8 @@ def test_tables_and_figures_are_built_from_scores():
     scores = {m.key: comp.score_evaluation(m, evs[m.key]) for m in models}
     rows = comp.results_table(models, scores)
     assert len(rows) == 3 * 6 + 1 * 6 + 2 * 6 + 2 * 4 + 8 * 4
-    text = text_table(cc.learnt_table(models[:2], scores), comp.PERCENT_COLUMNS)
+    gates = {m.key: cc.gate(m, scores[m.key], stripes=0.9 if m.learnt_metric == "stripes" else None) for m in models}
+    text = text_table(cc.learnt_table(models[:2], scores, gates), comp.PERCENT_COLUMNS)
     assert "ID joint" in text and "100%" in text
     figs = [comp_plots.plot_region_bars(models[:3], scores),
             comp_plots.plot_region_samples(models[:4], evs, per_part=2)]

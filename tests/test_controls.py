@@ -271,7 +271,9 @@ def composer_scores(model: comp.ModelSpec, shift: float = 3.0) -> dict:
 def region_verdicts(criterion, keys, scores, controls, kinds, models) -> tuple[bool | None, dict]:
     """The verdict with ``scores`` as the model, and with each control kind in the model's place (its own gates)."""
     def decide(s):
-        gates = {k: cc.gate(models[k], s[k], LEARNT) for k in keys}
+        # the stripe models' gate reads their own training stripes, not these scores: taken as learnt here
+        gates = {k: cc.gate(models[k], s[k], LEARNT, stripes=1.0 if models[k].learnt_metric == "stripes" else None)
+                 for k in keys}
         return verdict(cc.evidence(criterion, keys, s, controls, gates, kinds), PROFILE)[0]
 
     return decide(scores), {kind: decide(controls[kind]) for kind in kinds}
