@@ -184,9 +184,10 @@ def peak_flops(device: torch.device | str | None = None, dtype: torch.dtype | No
     """A rough peak FLOP/s for ``device`` in ``dtype`` (None when unknown), for the benchmark only.
 
     CPU: cores in use (torch's threads) x clock x FLOPs per cycle per core: 64 fp32 with AVX-512
-    (two 16-lane FMA units; Zen 4 splits 512-bit ops, so this is generous there), 32 with AVX2, and
-    for bf16 twice the fp32 figure when the CPU has bf16 dot-product instructions (AMX would be far
-    higher; not modelled). CUDA: dense tensor-core figures for A100/H100 (bf16, TF32) from the data sheets.
+    (two 16-lane FMA units; Zen 4 splits 512-bit ops, so this is generous there), 32 with AVX2; for bf16
+    1,024 with AMX (its tile unit; oneDNN reaches it only for bf16 convolutions and matmuls of large enough
+    tiles, so small models stay far below) and otherwise twice the fp32 figure with AVX512-BF16. CUDA: dense
+    tensor-core figures for A100/H100 (bf16, TF32) from the data sheets.
     ``GDLIB_PEAK_FLOPS`` overrides.
     """
     if os.environ.get("GDLIB_PEAK_FLOPS"):
@@ -215,7 +216,9 @@ def peak_flops(device: torch.device | str | None = None, dtype: torch.dtype | No
         return None
     flags = cpu_flags()
     per_cycle = 64 if "avx512f" in flags else 32 if "avx2" in flags else 8
-    if dtype == torch.bfloat16 and _cpu_has_bf16():
+    if dtype == torch.bfloat16 and "amx_bf16" in flags:
+        per_cycle = 1024  # AMX tiles: 1,024 bf16 operations per cycle and core (Intel's AMX overview)
+    elif dtype == torch.bfloat16 and _cpu_has_bf16():
         per_cycle *= 2
     return min(usable_cores(), torch.get_num_threads()) * mhz * 1e6 * per_cycle
 
