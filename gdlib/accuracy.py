@@ -208,15 +208,22 @@ def distance(mu: np.ndarray, mu_hat: np.ndarray, n: int | None = None, periodic:
 
 @dataclass(frozen=True)
 class Accuracy:
-    """Fractions of samples placed within one pixel (App. A.3 Eq. 1): joint, x only, y only."""
+    """Fractions of samples placed within one pixel (App. A.3 Eq. 1): joint, x only, y only. A mean over several
+    seeds (:func:`gdlib.seeds.mean_accuracy`) has ``seeds`` > 1 and ``sd`` = the spread (joint, x, y) across them."""
 
     joint: float
     x: float
     y: float
     count: int
+    sd: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    seeds: int = 1
 
     def as_dict(self) -> dict[str, float]:
         return {"joint": self.joint, "x": self.x, "y": self.y, "count": self.count}
+
+    def spread(self, metric: str) -> float:
+        """The spread across seeds of ``metric`` ("joint", "x" or "y"); 0 for one seed."""
+        return self.sd[("joint", "x", "y").index(metric)]
 
 
 def correct(labels: np.ndarray, centres: np.ndarray, n: int | None = None,

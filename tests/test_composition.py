@@ -16,6 +16,7 @@ from gdlib.config import TrainConfig
 from gdlib.datasets import centred_in_holdout, composition_sets, training_labels
 from gdlib.experiments import composition as comp
 from gdlib.experiments import composition_claims as cc
+from gdlib.experiments import composition_scores as scoring
 from gdlib.images import render
 from gdlib.plots import composition as comp_plots
 from gdlib.regions import IN_DISTRIBUTION, Cross, Lesion, Square, evaluation_grid
@@ -133,11 +134,11 @@ def test_the_stripe_gate_scores_the_visible_coordinate_of_drawn_stripes():
     cfg = comp.by_key(quick_models())["1D"].config
     stripes = np.array([[3.0, -5.0], [-5.0, 12.0], [20.5, 7.0]], dtype=np.float32)  # x, y visible; y visible
     drawn = scored(cfg, "oracle", oracle_images(stripes, cfg.data), stripes, {})
-    assert comp.visible_accuracy(drawn) == 1.0  # only the in-frame coordinate counts
+    assert scoring.visible_accuracy(drawn) == 1.0  # only the in-frame coordinate counts
     shifted = scored(cfg, "shifted", oracle_images(stripes + [[2.0, 0.0], [0.0, 0.0], [0.0, 0.0]], cfg.data),
                      stripes, {})
-    assert comp.visible_accuracy(shifted) == pytest.approx(2 / 3)
-    assert comp.visible_accuracy(scored(cfg, "blank", blank_images(stripes, 16), stripes, {})) == 0.0
+    assert scoring.visible_accuracy(shifted) == pytest.approx(2 / 3)
+    assert scoring.visible_accuracy(scored(cfg, "blank", blank_images(stripes, 16), stripes, {})) == 0.0
 
 
 def test_interpolation_falls_needs_a_share_of_the_gap_closed_at_the_narrowest_lesion_that_shrinks_with_width():
@@ -228,7 +229,7 @@ def fake_evaluations(models, n: int) -> dict[str, Evaluation]:
 def test_tables_and_figures_are_built_from_scores():
     models = quick_models()
     evs = fake_evaluations(models, QUICK_N)
-    scores = {m.key: comp.score_evaluation(m, evs[m.key]) for m in models}
+    scores = {m.key: scoring.score_evaluation(m, evs[m.key]) for m in models}
     rows = comp.results_table(models, scores)
     assert len(rows) == 3 * 6 + 1 * 6 + 2 * 6 + 2 * 4 + 8 * 4
     gates = {m.key: cc.gate(m, scores[m.key], stripes=0.9 if m.learnt_metric == "stripes" else None) for m in models}

@@ -42,6 +42,7 @@ from gdlib.datasets import (
 )
 from gdlib.experiments import composition as comp
 from gdlib.experiments import composition_claims as cc
+from gdlib.experiments import composition_scores as scoring
 from gdlib.experiments import percolation as pe
 from gdlib.experiments import percolation_claims as pc
 from gdlib.experiments import sample_efficiency as se
@@ -252,7 +253,7 @@ def bump_keys(models) -> list[str]:
 @pytest.fixture(scope="module")
 def controls(models, bump_keys):
     """``{control kind: {model key: region scores}}`` exactly as notebook 05 computes them."""
-    return comp.control_scores(list(models.values()), bump_scoring=bump_keys)
+    return scoring.control_scores(list(models.values()), bump_scoring=bump_keys)
 
 
 def composer_scores(model: comp.ModelSpec, shift: float = 3.0) -> dict:
@@ -265,7 +266,7 @@ def composer_scores(model: comp.ModelSpec, shift: float = 3.0) -> dict:
     drawn[np.isin(codes, (1, 3)), 0] += shift
     drawn[np.isin(codes, (2, 3)), 1] += shift
     ev = scored(model.config, "composer", oracle_images(drawn, model.data), labels.astype(np.float32), {})
-    return comp.score_evaluation(model, ev)
+    return scoring.score_evaluation(model, ev)
 
 
 def region_verdicts(criterion, keys, scores, controls, kinds, models) -> tuple[bool | None, dict]:
@@ -661,8 +662,8 @@ def test_blank_images_score_zero_strict_and_the_headline_rule_puts_them_at_the_c
     ev = control_evaluation(BLANK, model.config)
     assert np.all(ev.method == NO_BUMP) and np.allclose(ev.centres, 8.5)
     assert ev.strict_accuracy == 0.0
-    strict = comp.score_evaluation(model, ev, "strict")
-    headline = comp.score_evaluation(model, ev, "headline")
+    strict = scoring.score_evaluation(model, ev, "strict")
+    headline = scoring.score_evaluation(model, ev, "headline")
     assert all(acc.joint == 0.0 for acc in strict.values())
     assert headline["intersection"].joint == pytest.approx(4 / 49)  # (8, 8), (8, 9), (9, 8), (9, 9)
     centre = np.array([[8.5, 8.5]])
@@ -688,7 +689,7 @@ def test_strict_bumps_scoring_counts_an_sos_crossing_at_the_right_place_as_wrong
     crossings = oracle_images(labels, replace(model.data, family="sos"))
     ev = scored(model.config, "sos at the right place", crossings, labels, {})
     assert np.all(ev.shapes == CROSSING)
-    strict = comp.score_evaluation(model, ev, "strict")
-    bumps_only = comp.score_evaluation(model, ev, "strict bumps")
+    strict = scoring.score_evaluation(model, ev, "strict")
+    bumps_only = scoring.score_evaluation(model, ev, "strict bumps")
     assert strict[ALL].joint == 1.0  # the crossing is where it was asked for ...
     assert all(acc.joint == 0.0 for acc in bumps_only.values())  # ... but it is not a bump

@@ -1,4 +1,4 @@
-"""The composition experiments of Sec. 3.2 and App. C.2-C.4 (notebook 05): the models and how each is scored.
+"""The composition experiments of Sec. 3.2 and App. C.2-C.4 (notebook 05): the models and their tables.
 Their claims (gates, the memorisation floor, criteria C6a-C9c) are :mod:`gdlib.experiments.composition_claims`,
 their figures :mod:`gdlib.plots.composition`.
 
@@ -10,17 +10,13 @@ sweep (:func:`gdlib.sweeps.run_sweep`, model name :data:`MODEL_NAME`) that runs 
 Experiments (``ModelSpec.experiment``):
 
 - ``"sos"``: the 2D, 1D and 2D+1D SOS models with the composition cross held out (Fig. 4 c-e, Fig. 9 e-g);
-- ``"rim"``: 1D stripes with the partly visible 2D rim (App. C.2, Fig. 10 d-f), beside the 1D model
-  (stripes without the rim, Fig. 10 a-c), which belongs to ``"sos"`` and is not trained twice;
-- ``"bump_stripes"``: 2D bumps with the cross held out plus the 1D stripes, the in-distribution bumps
-  subsampled to ``keep_fraction`` (Fig. 4g, Fig. 9h);
+- ``"rim"``: 1D stripes with the partly visible 2D rim (App. C.2, Fig. 10 d-f), beside the 1D model (stripes
+  without the rim, Fig. 10 a-c), which belongs to ``"sos"`` and is not trained twice;
+- ``"bump_stripes"``: 2D bumps with the cross held out plus the 1D stripes, the bumps subsampled (Fig. 4g, 9h);
 - ``"lesion"``: 2D SOS with a vertical lesion of width w held out (App. C.3, Fig. 11);
 - ``"square"``: 2D bumps or 2D SOS with an interior or exterior W x W cut (App. C.4, Fig. 12).
 
-Scoring (:func:`score_evaluation`, :func:`gdlib.accuracy.region_accuracy`): a model's evaluation samples (the
-N*N integer centres of App. A.3, from :func:`gdlib.runs.evaluate`) are split by its hold-out's region codes:
-the parts (vertical, horizontal, intersection for the cross; the lesion; the square), ``"OOD"`` = the union of
-the parts, ``"in-distribution"`` = everything else, ``"all"`` = every sample; each gets joint, x and y accuracy.
+How each model is scored (region accuracies, seeds, controls) is :mod:`gdlib.experiments.composition_scores`.
 
 Choices where the paper is silent (written down in notebook 05 too):
 
@@ -32,11 +28,6 @@ Choices where the paper is silent (written down in notebook 05 too):
 - the 1D models' "in-distribution" and "OOD" (Fig. 10 b, e) are outside and inside the cross, although
   neither model saw any 2D sample in the frame;
 - the lesion and square models are trained on 2D data alone (no stripes, no margin), on the plane;
-- region claims use the **strict** accuracy (a centroid fallback counts as wrong; :func:`score_evaluation`),
-  and the bump + stripe claim C8 counts only samples that are bumps (not crossings of stripes);
-- **controls** (:func:`control_scores`, :mod:`gdlib.controls`): a blank generator, one that copies the
-  nearest training image, and the formula oracle, each drawn at every model's evaluation centres and scored
-  alike.
 """
 
 from __future__ import annotations
@@ -44,16 +35,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-import numpy as np
 import pandas as pd
 
-from gdlib.accuracy import BUMP, Accuracy, region_accuracy, strict
+from gdlib.accuracy import Accuracy
 from gdlib.checks import check_choice, check_int, check_range
 from gdlib.config import TrainConfig
-from gdlib.controls import COPY, GENERATORS, control_evaluation
-from gdlib.datasets import PAPER_MARGIN, DatasetConfig, composition_sets, make_dataset
+from gdlib.datasets import PAPER_MARGIN, DatasetConfig, composition_sets
 from gdlib.regions import Cross, HoldOut, Lesion, Square
-from gdlib.runs import Evaluation
 
 MODEL_NAME = "composition"
 CROSS_PARTS = ("vertical", "horizontal", "intersection")
@@ -161,65 +149,6 @@ def by_key(models: Sequence[ModelSpec]) -> dict[str, ModelSpec]:
     return {m.key: m for m in models}
 
 
-# scoring --------------------------------------------------------------------------------------------
-SCORINGS = ("headline", "strict", "strict bumps")
-
-
-def score_evaluation(model: ModelSpec, ev: Evaluation, scoring: str = "strict") -> dict[str, Accuracy]:
-    """:func:`gdlib.accuracy.region_accuracy` of one model's (or one control's) evaluation samples.
-
-    ``scoring``: "headline" = App. A.3 as written (darkest pixel, centroid fallback); "strict" = a fallback
-    counts as wrong (:func:`gdlib.accuracy.strict`), what every region claim uses; "strict bumps" = strict,
-    and the image must also be a bump, not a crossing of stripes (:func:`gdlib.accuracy.classify_shape`),
-    for the bump + stripe claim C8, whose statement is that bumps are generated."""
-    check_choice("scoring", scoring, SCORINGS)
-    valid = None
-    if scoring != "headline":
-        valid = strict(ev.method)
-        if scoring == "strict bumps":
-            valid = valid & (ev.shapes == BUMP)
-    return region_accuracy(ev.labels, ev.centres, model.data.n, model.scoring, model.data.periodic, valid)
-
-
-def stripe_accuracy(model: ModelSpec, name: str, count: int = 256, seed: int = 0) -> float:
-    """Strict accuracy of the trained ``model`` on ``count`` of its own 1D training centres (seeded draw):
-    the stripe it draws must sit within one pixel of the requested in-frame coordinate (App. A.3's darkest
-    pixel, which lies on the stripe; a centroid fallback counts as wrong)."""
-    from gdlib.datasets import CATEGORIES, categorise, training_labels
-    from gdlib.runs import load_checkpoint, sample_and_score
-
-    cfg = model.config
-    train = training_labels(cfg.data)
-    stripes = train[categorise(train, cfg.data) == CATEGORIES.index("1D")]
-    pick = np.random.default_rng(seed).choice(len(stripes), size=min(count, len(stripes)), replace=False)
-    labels = stripes[np.sort(pick)].astype(np.float32)
-    ev = sample_and_score(load_checkpoint(cfg, name, "final"), cfg, "stripes", layers=(), labels=labels)
-    return visible_accuracy(ev)
-
-
-def visible_accuracy(ev: Evaluation) -> float:
-    """Strict accuracy of the in-frame coordinates only (one for a 1D centre): each must be within one pixel."""
-    labels, n = np.asarray(ev.labels, dtype=np.float64), ev.n
-    visible = (labels >= 0) & (labels <= n)
-    right = (np.abs(ev.centres - labels) < 1) & visible & strict(ev.method)[:, None]
-    return float(np.mean(right.sum(axis=1) == visible.sum(axis=1)))
-
-
-# controls -------------------------------------------------------------------------------------------
-def control_scores(models: Sequence[ModelSpec], kinds: Sequence[str] = GENERATORS, scoring: str = "strict",
-                   bump_scoring: Sequence[str] = ()) -> dict[str, dict[str, dict[str, Accuracy]]]:
-    """``{control kind: {model key: region scores}}``: each control generator (:mod:`gdlib.controls`) drawn
-    at the evaluation centres of each model, for that model's training set, and scored like the model.
-    Models whose keys are in ``bump_scoring`` are scored with "strict bumps" (C8)."""
-    out: dict[str, dict[str, dict[str, Accuracy]]] = {k: {} for k in kinds}
-    for m in models:
-        train = make_dataset(m.data) if COPY in kinds else None
-        for kind in kinds:
-            ev = control_evaluation(kind, m.config, train=train)
-            out[kind][m.key] = score_evaluation(m, ev, "strict bumps" if m.key in bump_scoring else scoring)
-    return out
-
-
 # tables ---------------------------------------------------------------------------------------------
 #: The columns of :func:`results_table` and of ``composition_claims.learnt_table`` that hold fractions (percentages).
 PERCENT_COLUMNS = ("joint", "x", "y", "ID joint", "ID x", "ID y", "OOD joint", "OOD joint (App. A.3)")
@@ -232,19 +161,19 @@ def results_table(models: Sequence[ModelSpec], scores: Mapping[str, Mapping[str,
                          for m in models for region, acc in scores[m.key].items()])
 
 
-def scale(models: Sequence[ModelSpec], samples_note: str = "") -> str:
-    """The scale a claim was measured at: N, d, width, the models' optimiser steps, samples, seed."""
+def scale(models: Sequence[ModelSpec], samples_note: str = "", seeds: Sequence[int] | None = None) -> str:
+    """The scale a claim was measured at: N, d, width, the models' optimiser steps, samples, seed(s)."""
     cfgs = [m.config for m in models]
     steps = sorted({c.steps for c in cfgs})
     c = cfgs[0]
     span = f"{steps[0]:,}" if len(steps) == 1 else f"{steps[0]:,}-{steps[-1]:,}"
     return (f"N = {c.data.n}, d = {c.data.d_x:g}, UNet width {c.width}, {span} optimiser steps of batch "
-            f"{c.batch_size}, {c.data.n ** 2} samples per model ({c.sampler}, {c.sample_steps} steps), seed {c.seed}"
+            f"{c.batch_size}, {c.data.n ** 2} samples per model ({c.sampler}, {c.sample_steps} steps), "
+            + (f"seeds {list(seeds)} (mean)" if seeds and len(seeds) > 1 else f"seed {c.seed}")
             + (f"; {samples_note}" if samples_note else ""))
 
 
 __all__ = [
-    "MODEL_NAME", "CROSS_PARTS", "SQUARE_KINDS", "EXPERIMENTS", "SCORINGS", "ModelSpec", "experiment_models",
-    "select", "by_key", "score_evaluation", "stripe_accuracy", "visible_accuracy",
-    "control_scores", "results_table", "PERCENT_COLUMNS", "scale",
+    "MODEL_NAME", "CROSS_PARTS", "SQUARE_KINDS", "EXPERIMENTS", "ModelSpec", "experiment_models",
+    "select", "by_key", "results_table", "PERCENT_COLUMNS", "scale",
 ]

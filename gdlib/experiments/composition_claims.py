@@ -8,7 +8,7 @@ Choices where the paper is silent (written down in notebook 05 too):
   :data:`LEARNT_THRESHOLD` (60%); the 1D stripe models, which never saw a 2D sample, when the in-distribution
   accuracy of at least one coordinate (x or y correct, ``x + y - joint``) does. A claim part resting on a
   model that did not pass is not decided (:func:`gdlib.claims.verdict`);
-- the copier's accuracy in a region (:func:`gdlib.experiments.composition.control_scores`) is the
+- the copier's accuracy in a region (:func:`gdlib.experiments.composition_scores.control_scores`) is the
   **memorisation floor**: positive statements must beat it by a margin (:func:`beats_floor`); statements that
   the model fails are checked against the formula oracle, which does not fail. Across widths, criteria compare
   the share of the gap between the copier and the oracle that the model closes (:meth:`Subject.closed`).
@@ -29,6 +29,7 @@ from gdlib.controls import COPY, ORACLE
 from gdlib.datasets import training_labels
 from gdlib.experiments.composition import CROSS_PARTS, ModelSpec, scale
 from gdlib.regions import IN_DISTRIBUTION, Cross
+from gdlib.seeds import spread_note
 from gdlib.tables import pct
 
 LEARNT_THRESHOLD = 0.6
@@ -39,7 +40,7 @@ def gate(model: ModelSpec, scores: Mapping[str, Accuracy], threshold: float = LE
     """Whether ``model`` learnt its training set, at least ``threshold``: in-distribution strict joint accuracy;
     for the 1D stripe models (``learnt_metric="stripes"``), which never saw a 2D sample in the frame, the
     strict accuracy of the visible coordinate of stripes drawn at their own training centres (``stripes``,
-    from :func:`gdlib.experiments.composition.stripe_accuracy`). Their in-frame accuracy would measure
+    from :func:`gdlib.experiments.composition_scores.stripe_accuracy`). Their in-frame accuracy would measure
     composition itself, which is what C7 and C7b test: the first version gated them on it and the 1D model
     hovered at 57-60%."""
     if model.learnt_metric == "joint":
@@ -217,7 +218,7 @@ def learnt_table(models: Sequence[ModelSpec], scores: Mapping[str, Mapping[str, 
 class ClaimRecorder:
     """What notebook 05's claims are measured on: the models by key, the cross, each model's count of training
     images centred in a held-out band (:func:`gdlib.datasets.centred_in_holdout`), the region scores of the models
-    and of each control kind, and the models' gates."""
+    (their mean over ``seeds``) and of each control kind, and the models' gates."""
 
     log: ClaimLog
     models: Mapping[str, ModelSpec]
@@ -226,6 +227,7 @@ class ClaimRecorder:
     scores: Mapping[str, Mapping[str, Accuracy]]
     controls: Mapping[str, Mapping[str, Mapping[str, Accuracy]]]
     gates: Mapping[str, Gate]
+    seeds: Sequence[int] = (0,)
 
     def check(self, id: str, criterion: Callable[[Subject], Outcome], keys: Sequence[str], kinds: Sequence[str],
               statement: str, paper_figure: str, paper_value: str, criterion_text: str, note: str = "") -> ClaimCheck:
@@ -236,8 +238,9 @@ class ClaimRecorder:
         leak = f"training images centred in a held-out band or its extension: {sum(self.leaks[k] for k in cross_keys)}"
         return self.log.check(id, statement, criterion_text,
                               evidence(criterion, keys, self.scores, self.controls, self.gates, kinds),
-                              paper_figure, paper_value, scale([self.models[k] for k in keys]),
-                              note="; ".join(filter(None, [note, leak if cross_keys else ""])))
+                              paper_figure, paper_value, scale([self.models[k] for k in keys], seeds=self.seeds),
+                              note="; ".join(filter(None, [note, leak if cross_keys else "",
+                                                           spread_note(self.scores, keys)])))
 
 
 __all__ = [

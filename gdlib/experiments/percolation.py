@@ -44,6 +44,7 @@ from gdlib.experiments.percolation_losses import diffusion_loss, final_losses
 from gdlib.percolation import largest_cluster_ratio
 from gdlib.regions import on_centres
 from gdlib.runs import evaluate, load_metrics, sample_and_score
+from gdlib.seeds import check_seeds, mean, spread
 from gdlib.tables import markdown_table
 
 #: The lambda grid of Fig. 6e (nested subsets, each containing the smaller).
@@ -73,6 +74,13 @@ def sweep_configs(base: TrainConfig, sigmas: Sequence[float], lambdas: Sequence[
             m = len(training_labels(data))
             out[(float(sigma), float(lam))] = with_equal_batches(replace(base, data=data), m, n * n, base.epochs)
     return out
+
+
+def seeded_configs(base: TrainConfig, sigmas: Sequence[float], lambdas: Sequence[float],
+                   seeds: Sequence[int]) -> dict[int, dict[tuple[float, float], TrainConfig]]:
+    """:func:`sweep_configs` once per seed: seed s trains with ``seed = s`` on the lattice subset drawn with
+    ``subset_seed = s`` (:mod:`gdlib.seeds`), so the spread covers both the training and the draw of sites."""
+    return {s: sweep_configs(replace(base, seed=s), sigmas, lambdas, subset_seed=s) for s in check_seeds(seeds)}
 
 
 def batch_counts(configs: Mapping[tuple[float, float], TrainConfig]) -> dict[tuple[float, float], int]:
@@ -105,6 +113,20 @@ class SweepTable:
     lambdas: tuple[float, ...]
     threshold: float
     values: dict[str, np.ndarray] = field(default_factory=dict)
+    spread: dict[str, np.ndarray] = field(default_factory=dict)
+    seeds: int = 1
+
+    @classmethod
+    def mean(cls, tables: Sequence[SweepTable]) -> SweepTable:
+        """The mean over seeds of the same sweep's tables, with the spread of every field (:mod:`gdlib.seeds`)."""
+        if not tables:
+            raise ValueError("SweepTable.mean needs at least one table")
+        first = tables[0]
+        if any((t.sigmas, t.lambdas, t.threshold) != (first.sigmas, first.lambdas, first.threshold) for t in tables):
+            raise ValueError("the tables of every seed must share sigmas, lambdas and threshold")
+        stack = {k: np.stack([t.values[k] for t in tables]) for k in first.values}
+        return cls(first.sigmas, first.lambdas, first.threshold, {k: mean(v) for k, v in stack.items()},
+                   {k: spread(v) for k, v in stack.items()}, len(tables))
 
     def __getattr__(self, name: str) -> np.ndarray:
         values = self.__dict__.get("values", {})
@@ -112,19 +134,32 @@ class SweepTable:
             return values[name]
         raise AttributeError(name)
 
+    def spread_note(self, field_name: str, label: str) -> str:
+        """For a claim's row: the seeds averaged and the largest spread of ``field_name`` (empty for one seed)."""
+        if self.seeds == 1:
+            return ""
+        sd = self.spread[field_name]
+        largest = float(np.nanmax(sd)) if np.isfinite(sd).any() else math.nan
+        return f"mean of {self.seeds} seeds; largest spread (sd) of {label}: {largest:.3g}"
+
     def rows(self) -> list[dict[str, float]]:
         """One dict per model: sigma, lambda and every field."""
         return [{"sigma": s, "lambda": lam, **{k: float(v[i, j]) for k, v in self.values.items()}}
                 for i, s in enumerate(self.sigmas) for j, lam in enumerate(self.lambdas)]
 
     def to_markdown(self) -> str:
-        """The table as Markdown (one row per model), accuracies as percentages."""
+        """The table as Markdown (one row per model), accuracies as percentages; over several seeds the means, and
+        the spread of the strict accuracies in columns of their own."""
         frame = pd.DataFrame(self.rows()).round({"train_loss": 4, "val_loss": 4, "mass_ratio": 2, "wall_s": 0})
+        if self.seeds > 1:
+            for k in ("accuracy_strict", "accuracy_unseen"):
+                frame[f"sd {k}"] = self.spread[k].ravel()
         names = {"n_train": "train images", "accuracy": "acc. all (App. A.3)", "accuracy_strict": "strict",
                  "accuracy_seen": "strict seen", "accuracy_unseen": "strict unseen", "train_loss": "train loss",
                  "val_loss": "val. loss", "mass_ratio": f"mass ratio @{self.threshold:g}", "wall_s": "train s"}
-        return markdown_table(frame.rename(columns=names), percent=[names[k] for k in _TABLE_FIELDS if "acc" in k],
-                              digits=1)
+        names |= {"sd accuracy_strict": "sd strict", "sd accuracy_unseen": "sd strict unseen"}
+        percent = [v for k, v in names.items() if "acc" in k and v in frame.rename(columns=names).columns]
+        return markdown_table(frame.rename(columns=names), percent=percent, digits=1)
 
 
 SOURCES = ("model", "untrained", *GENERATORS)
@@ -177,6 +212,12 @@ def collect_results(configs: Mapping[tuple[float, float], TrainConfig], name: st
     return SweepTable(sigmas, lambdas, threshold, vals)
 
 
+def collect_mean(configs: Mapping[int, Mapping[tuple[float, float], TrainConfig]], name: str, *args,
+                 **kwargs) -> SweepTable:
+    """:func:`collect_results` for each seed's configs (:func:`seeded_configs`), averaged (:meth:`SweepTable.mean`)."""
+    return SweepTable.mean([collect_results(c, name, *args, **kwargs) for c in configs.values()])
+
+
 def training_set_table(configs: Mapping[tuple[float, float], TrainConfig], thresholds: Sequence[float]) -> pd.DataFrame:
     """One row per model: its training set's size, steps, epochs, and the set's own largest-cluster mass ratio at
     each overlap threshold (the simulation's criterion applied to the data the model sees)."""
@@ -190,6 +231,6 @@ def training_set_table(configs: Mapping[tuple[float, float], TrainConfig], thres
 
 
 __all__ = [
-    "PAPER_LAMBDAS", "lattice_data", "sweep_configs", "batch_counts", "seen_mask", "SweepTable", "SOURCES",
-    "untrained_model", "collect_results", "training_set_table",
+    "PAPER_LAMBDAS", "lattice_data", "sweep_configs", "seeded_configs", "batch_counts", "seen_mask", "SweepTable",
+    "SOURCES", "untrained_model", "collect_results", "collect_mean", "training_set_table",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -164,7 +164,7 @@ def flat_losses(table: SweepTable) -> SweepTable:
     for key in ("train_loss", "val_loss"):
         v = np.array(vals[key], dtype=np.float64)
         vals[key] = np.where(np.isfinite(v), np.nanmean(v, axis=1, keepdims=True), np.nan)
-    return SweepTable(table.sigmas, table.lambdas, table.threshold, vals)
+    return replace(table, values=vals)
 
 
 @dataclass(frozen=True)

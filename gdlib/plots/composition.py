@@ -1,6 +1,7 @@
 """Figures of the composition experiments (notebook 05; Sec. 3.2, App. C.2-C.4): the training sets' layouts
 (Fig. 4 a-b, 9 e-h, 11a, 12 a-b), accuracy per test region (Fig. 4 c-e, 10 b, e), accuracy against a swept
-value (Fig. 4g, 11b, 12 c-f) and samples in the test regions (Fig. 10 c, f)."""
+value (Fig. 4g, 11b, 12 c-f) and samples in the test regions (Fig. 10 c, f). Scores averaged over several seeds
+(:mod:`gdlib.seeds`) are drawn with their spread as error bars."""
 
 from __future__ import annotations
 
@@ -40,6 +41,14 @@ def plot_layouts(models: Sequence[ModelSpec], display_d: float | None = None, nc
 _METRIC_STYLE = {"x": ("tab:blue", "x"), "y": ("tab:orange", "y"), "joint": ("tab:green", "x and y")}
 
 
+def _values(models: Sequence[ModelSpec], scores: Mapping[str, Mapping[str, Accuracy]], region: str,
+            metric: str) -> tuple[list[float], list[float] | None]:
+    """One metric of one region per model, in percent, and its spread across seeds (None for a single seed)."""
+    accs = [scores[m.key][region] for m in models]
+    spread = [100 * a.spread(metric) for a in accs] if any(a.seeds > 1 for a in accs) else None
+    return [100 * getattr(a, metric) for a in accs], spread
+
+
 def plot_region_bars(models: Sequence[ModelSpec], scores: Mapping[str, Mapping[str, Accuracy]],
                      regions: Sequence[str] = CROSS_PARTS, size: float = 3.2) -> plt.Figure:
     """Fig. 4 c-e: per test region (one panel each), the x, y and joint accuracy of each model."""
@@ -47,8 +56,8 @@ def plot_region_bars(models: Sequence[ModelSpec], scores: Mapping[str, Mapping[s
     positions = np.arange(len(models))
     for ax, region in zip(axes[0], regions):
         for j, (metric, (colour, label)) in enumerate(_METRIC_STYLE.items()):
-            vals = [100 * getattr(scores[m.key][region], metric) for m in models]
-            ax.bar(positions + (j - 1) * 0.27, vals, width=0.27, color=colour, label=label)
+            vals, errs = _values(models, scores, region, metric)
+            ax.bar(positions + (j - 1) * 0.27, vals, width=0.27, color=colour, label=label, yerr=errs, capsize=2)
         count = scores[models[0].key][region].count if models else 0
         ax.set_xticks(positions, [m.label for m in models])
         ax.set_title(f"{region} (n = {count})", fontsize=9)
@@ -66,8 +75,8 @@ def plot_accuracy_bars(ax: plt.Axes, models: Sequence[ModelSpec], scores: Mappin
     positions = np.arange(len(models))
     width = 0.8 / max(1, len(regions))
     for j, region in enumerate(regions):
-        vals = [100 * getattr(scores[m.key][region], metric) for m in models]
-        ax.bar(positions + (j - (len(regions) - 1) / 2) * width, vals, width=width,
+        vals, errs = _values(models, scores, region, metric)
+        ax.bar(positions + (j - (len(regions) - 1) / 2) * width, vals, width=width, yerr=errs, capsize=2,
                label="overall" if region == ALL else region)
     ax.set_xticks(positions, [m.label for m in models])
     ax.set_ylim(0, 105)
@@ -84,8 +93,8 @@ def plot_versus(ax: plt.Axes, models: Sequence[ModelSpec], scores: Mapping[str, 
     ordered = sorted(models, key=lambda m: m.value)
     xs = [xscale * m.value for m in ordered]
     for region in regions:
-        ys = [100 * getattr(scores[m.key][region], metric) for m in ordered]
-        ax.plot(xs, ys, "-o", ms=4, label="overall" if region == ALL else region)
+        ys, errs = _values(ordered, scores, region, metric)
+        ax.errorbar(xs, ys, yerr=errs, fmt="-o", ms=4, capsize=2, label="overall" if region == ALL else region)
     ax.set_xticks(xs)
     ax.set_ylim(-3, 103)
     ax.set_xlabel(xlabel)

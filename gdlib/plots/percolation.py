@@ -49,12 +49,15 @@ def plot_threshold_grid(result: PercolationResult, ncols: int = 3) -> plt.Figure
 
 def plot_vs_lambda(ax: plt.Axes, table: SweepTable, field_name: str, linestyle: str = "-", marker: str = "o",
                    label_suffix: str = "", colours: Mapping[float, object] | None = None) -> None:
-    """One curve per sigma of ``table.values[field_name]`` versus lambda (Fig. 6e, Fig. 14c)."""
+    """One curve per sigma of ``table.values[field_name]`` versus lambda (Fig. 6e, Fig. 14c); over several seeds
+    the mean, with the spread across seeds as error bars."""
     lambdas = np.asarray(table.lambdas)
     for i, sigma in enumerate(table.sigmas):
         colour = None if colours is None else colours[sigma]
-        ax.plot(lambdas, table.values[field_name][i], linestyle=linestyle, marker=marker, markersize=4,
-                color=colour or f"C{i}", label=fr"$\sigma$ = {sigma:g}{label_suffix}")
+        yerr = table.spread[field_name][i] if table.seeds > 1 else None
+        ax.errorbar(lambdas, table.values[field_name][i], yerr=yerr, linestyle=linestyle, marker=marker, markersize=4,
+                    capsize=2 if yerr is not None else 0, color=colour or f"C{i}",
+                    label=fr"$\sigma$ = {sigma:g}{label_suffix}")
     ax.set_xlabel(r"fraction of data $\lambda$")
 
 
