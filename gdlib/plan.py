@@ -26,9 +26,10 @@ from gdlib.datasets import training_labels
 
 #: The notebooks that train models (03 and 04 analyse notebook 02's; 01 trains nothing).
 TRAINING_NOTEBOOKS = ("02", "05", "06", "07")
-#: The names under which the set-up cells keep what they will train (02: ``cfg``; 05: ``models``; 06:
-#: ``points``; 07: ``configs``). Templates (``base``, ``template``) are TrainConfigs too, but never trained.
-TRAINED_NAMES = ("cfg", "models", "points", "configs")
+#: The names under which the set-up cells keep what they will train (02: ``cfg``; 05: ``all_models``, every seed's;
+#: 06: ``points``; 07: ``all_configs``, every seed's). Templates (``base``, ``template``) are TrainConfigs too, but
+#: never trained.
+TRAINED_NAMES = ("cfg", "all_models", "points", "all_configs")
 
 
 def _cells(notebook: Path) -> tuple[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gdlib.claims import load_claims
-from gdlib.runner import run_notebooks
+from gdlib.runner import load_profile, run_notebooks
 
 
 @pytest.mark.slow
@@ -26,7 +26,10 @@ def test_notebook_07_runs_under_smoke_and_the_report_is_assembled(tmp_path):
     for cid in ("C12", "C12b", "C12c"):
         assert claims[cid].holds is None and "smoke" in claims[cid].reason
     assert {r.name for r in claims["C12"].rows if r.role == "control"} == {"nearest training image", "blank"}
-    # 2 sigma x 2 lambda models were trained, one sweep
-    assert len(list((tmp_path / "models" / "percolation").glob("*/final.pt"))) == 4
+    # 2 sigma x 2 lambda models per training seed were trained, one sweep; the claims judge the seed mean
+    seeds = load_profile("smoke")["07_percolation"]["SEEDS"]
+    assert len(seeds) == 2 and len(list((tmp_path / "models" / "percolation").glob("*/final.pt"))) == 4 * len(seeds)
+    assert all(f"mean of {len(seeds)} seeds" in claims[cid].note for cid in ("C12", "C12c"))
+    assert "first seed's model" in claims["C12b"].note
     report = (tmp_path / "REPORT.md").read_text()
     assert "| C11 |" in report and "| C12 |" in report and "07_fig6e_accuracy.png" in report

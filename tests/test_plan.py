@@ -26,7 +26,8 @@ def test_every_training_notebook_builds_its_configs_at_the_papers_scale(profile_
         assert {c.attention_resolutions for c in cfgs} == {(1, 2, 4, 8)}, (profile, num)
         assert max(c.data.n for c in cfgs) == 32, (profile, num)
     if profile == "full":
-        assert len(configs["05"]) == 32 and len(configs["07"]) == 40 and len(configs["06"]) == 168
+        # 05: 32 models, 07: 4 sigma x 10 lambda, 06: 2 data sets x 4 N x 7 percentages; each x 3 seeds
+        assert len(configs["05"]) == 96 and len(configs["07"]) == 120 and len(configs["06"]) == 168
         assert configs["02"][0].data.d == (0.1, 0.1) and configs["02"][0].data.periodic
 
 
