@@ -212,3 +212,31 @@ def check(name: str, value: Any, default: Any, notebook: str, source: str) -> An
             hint = f" (not valid YAML: {str(err).splitlines()[0]})"
         raise ParameterError(f"{source}: {name} = {shown} is not allowed: {notebook} declares {name} = {default!r}, "
                              f"so it must be {kind}{hint}") from None
+
+
+RUNNER_NAMES = ("PROFILE", "OUTPUT_DIR", "INTERACTIVE")
+
+
+def interactive_profile(stem: str, namespace: Mapping[str, Any],
+                        profiles_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """When a person runs notebook ``stem`` in JupyterLab (``INTERACTIVE`` true): the values profile
+    ``namespace["PROFILE"]`` gives (its ``common`` and ``stem`` sections) to the parameters still at the
+    notebook's committed default, checked as the runner checks them. A value set by hand in the parameters
+    cell, or injected by papermill, differs from the default and wins. Under the runner (``INTERACTIVE``
+    false) it returns ``{}``: the runner has already injected the profile, and ``-p`` must win."""
+    if not namespace.get("INTERACTIVE", False):
+        return {}
+    profile = str(namespace.get("PROFILE"))
+    defaults = declared(NOTEBOOKS_DIR / f"{stem}.ipynb")
+    sections = load_profile(profile, profiles_dir)
+    wanted = {**sections.get("common", {}), **sections.get(stem, {})}
+    out: dict[str, Any] = {}
+    for name, value in wanted.items():
+        if name in RUNNER_NAMES or name not in defaults or namespace.get(name, defaults[name]) != defaults[name]:
+            continue
+        value = check(name, value, defaults[name], f"{stem}.ipynb", f"profile {profile!r}")
+        if value != defaults[name]:
+            out[name] = value
+    if out:
+        print(f"profile {profile!r} sets " + ", ".join(f"{k} = {v!r}" for k, v in out.items()))
+    return out

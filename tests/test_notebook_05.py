@@ -61,7 +61,8 @@ def test_notebook_05_runs_under_smoke_and_records_its_figures_and_claims(tmp_pat
     # every model once per training seed: 12 models x the smoke profile's seeds, one sweep
     seeds = load_profile("smoke")["05_composition"]["SEEDS"]
     runs = list((tmp_path / "models" / "composition").glob("*/final.pt"))
-    assert len(seeds) == 2 and len(runs) == 12 * len(seeds) and all((r.parent / "eval_final.npz").exists() for r in runs)
+    assert len(seeds) == 2 and len(runs) == 12 * len(seeds)
+    assert all((r.parent / "eval_final.npz").exists() for r in runs)
     assert all(f"mean of {len(seeds)} seeds" in c.note for c in claims.values())  # the claims judge the seed mean
     report = (tmp_path / "REPORT.md").read_text()
     assert "| C6a |" in report and "| C9 |" in report and "05_fig4cde_sos_regions.png" in report
