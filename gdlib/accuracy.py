@@ -209,7 +209,8 @@ def distance(mu: np.ndarray, mu_hat: np.ndarray, n: int | None = None, periodic:
 @dataclass(frozen=True)
 class Accuracy:
     """Fractions of samples placed within one pixel (App. A.3 Eq. 1): joint, x only, y only. A mean over several
-    seeds (:func:`gdlib.seeds.mean_accuracy`) has ``seeds`` > 1 and ``sd`` = the spread (joint, x, y) across them."""
+    seeds (:func:`gdlib.seeds.mean_accuracy`) has ``seeds`` > 1 (the seeds with a value), ``sd`` = the spread (joint,
+    x, y) across them and ``lowest`` = the worst seed's joint accuracy."""
 
     joint: float
     x: float
@@ -217,6 +218,12 @@ class Accuracy:
     count: int
     sd: tuple[float, float, float] = (0.0, 0.0, 0.0)
     seeds: int = 1
+    lowest: float | None = None  # the lowest seed's joint accuracy (None: one seed, the joint itself)
+
+    @property
+    def lowest_joint(self) -> float:
+        """The joint accuracy of the worst seed: a gate passes only when every seed's model learnt."""
+        return self.joint if self.lowest is None else self.lowest
 
     def as_dict(self) -> dict[str, float]:
         return {"joint": self.joint, "x": self.x, "y": self.y, "count": self.count}

@@ -6,6 +6,9 @@ Choices where the paper is silent:
   draw a subset of a data set (notebooks 06 and 07), the subset's draw too;
 - claims are decided on the **mean** over seeds; the **spread** is the sample standard deviation across seeds
   (ddof = 1; 0 with a single seed), shown as error bars and in each claim's row;
+- a **gate** (did the model learn its training set?) passes only when every seed's model passes it: it is judged
+  on the lowest seed, so one seed that learnt nothing cannot hide in a mean;
+- a seed whose value is NaN is left out of the mean and not counted in ``seeds``;
 - seed 0 alone is the `quick` profile, so its models are the ones a single-seed run trains.
 """
 
@@ -24,16 +27,22 @@ from gdlib.checks import check_int
 T = TypeVar("T")
 
 
-def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
-    """``seeds`` as a tuple of distinct non-negative integers, at least one (else a ValueError naming it)."""
-    seeds = tuple(seeds)
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed, got []")
-    for s in seeds:
-        check_int("seeds", s, 0)
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct, got {list(seeds)}")
-    return seeds
+def check_seeds(seeds: int | Sequence[int], name: str = "SEEDS") -> tuple[int, ...]:
+    """``seeds`` (one seed, or a list) as a tuple of distinct non-negative integers, at least one; else a
+    ValueError naming the parameter ``name``, the value and what is allowed."""
+    values = (seeds,) if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool) else seeds
+    try:
+        values = tuple(values)
+    except TypeError:
+        raise ValueError(f"{name} = {seeds!r} is not allowed: must be a list of distinct integers >= 0") from None
+    if not values:
+        raise ValueError(f"{name} = [] is not allowed: must hold at least one seed (integers >= 0)")
+    for s in values:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
+            raise ValueError(f"{name} = {list(values)} is not allowed: every seed must be an integer >= 0, got {s!r}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} = {list(values)} is not allowed: the seeds must be distinct")
+    return tuple(int(s) for s in values)
 
 
 def with_seed(models: Sequence[T], seed: int) -> list[T]:
@@ -66,8 +75,10 @@ def mean_accuracy(accs: Sequence[Accuracy]) -> Accuracy:
         raise ValueError("mean_accuracy needs at least one Accuracy")
     table = np.array([[a.joint, a.x, a.y] for a in accs])
     m, sd = mean(table), spread(table)
+    finite = table[np.isfinite(table[:, 0]), 0]
+    lowest = float(finite.min()) if len(finite) else float("nan")
     return Accuracy(float(m[0]), float(m[1]), float(m[2]), accs[0].count,
-                    (float(sd[0]), float(sd[1]), float(sd[2])), len(accs))
+                    (float(sd[0]), float(sd[1]), float(sd[2])), len(finite), lowest if len(accs) > 1 else None)
 
 
 def mean_scores(per_seed: Sequence[Mapping[str, Mapping[str, Accuracy]]]) -> dict[str, dict[str, Accuracy]]:
@@ -85,11 +96,14 @@ def mean_scores(per_seed: Sequence[Mapping[str, Mapping[str, Accuracy]]]) -> dic
 def spread_note(scores: Mapping[str, Mapping[str, Accuracy]], keys: Sequence[str]) -> str:
     """For a claim's row: how many seeds its models' accuracies average, and the largest spread of a joint
     accuracy among their regions (empty for one seed)."""
-    accs = [a for k in keys for a in scores[k].values() if a.seeds > 1]
+    accs = [a for k in keys for a in scores[k].values() if a.lowest is not None]  # means over several seeds
     if not accs:
         return ""
     largest = max((a.sd[0] for a in accs if np.isfinite(a.sd[0])), default=float("nan"))
-    return f"mean of {accs[0].seeds} seeds; largest spread (sd) of a joint accuracy: {100 * largest:.1f} points"
+    counts = sorted({a.seeds for a in accs})
+    fewer = f" (only {counts[0]} with a value in some region)" if counts[0] < counts[-1] else ""
+    return (f"mean of {counts[-1]} seeds{fewer}; largest spread (sd) of a joint accuracy: {100 * largest:.1f} "
+            "points; gates on the lowest seed")
 
 
 __all__ = ["check_seeds", "with_seed", "spread", "mean", "mean_accuracy", "mean_scores", "spread_note"]

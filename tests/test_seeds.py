@@ -17,7 +17,7 @@ from gdlib.config import TrainConfig  # noqa: E402
 from gdlib.controls import BLANK, COPY  # noqa: E402
 from gdlib.experiments import composition as comp  # noqa: E402
 from gdlib.experiments import percolation as pe  # noqa: E402
-from gdlib.experiments.percolation_claims import flat_losses, learns_unseen  # noqa: E402
+from gdlib.experiments.percolation_claims import flat_losses, learns_unseen, training_gates  # noqa: E402
 from gdlib.plots.composition import plot_region_bars  # noqa: E402
 from gdlib.plots.percolation import plot_accuracy  # noqa: E402
 from gdlib.seeds import check_seeds, mean, mean_accuracy, mean_scores, spread, spread_note, with_seed  # noqa: E402
@@ -59,11 +59,38 @@ def test_the_spread_note_names_the_seeds_and_the_largest_joint_spread_and_is_emp
     assert spread_note({"a": {"OOD": accs[0]}}, ["a"]) == ""
 
 
-@pytest.mark.parametrize("seeds, message", [([], "at least one"), ([0, -1], "seeds"), ([1, 1], "distinct"),
-                                            ([0.5], "seeds")])
-def test_bad_seed_lists_are_refused_by_name(seeds, message):
-    with pytest.raises((ValueError, TypeError), match=message):
+@pytest.mark.parametrize("seeds, message", [([], r"SEEDS = \[\] .*at least one"), ([0, -1], r"SEEDS = \[0, -1\].*>= 0"),
+                                            ([1, 1], "distinct"), ([0.5], "integer >= 0, got 0.5"),
+                                            ([True], "got True"), ("ab", "got 'a'"), (None, "list of distinct")])
+def test_bad_seed_lists_are_refused_naming_the_parameter_and_the_value(seeds, message):
+    with pytest.raises(ValueError, match=message):
         check_seeds(seeds)
+
+
+def test_one_seed_given_alone_is_a_list_of_one_as_the_runner_allows_for_lists():
+    assert check_seeds(3) == (3,) and check_seeds(np.int64(2)) == (2,) and check_seeds([2, 0]) == (2, 0)
+
+
+def test_gates_read_the_lowest_seed_so_one_model_that_learnt_nothing_cannot_hide_in_the_mean():
+    from gdlib.experiments.composition_claims import gate
+    from gdlib.regions import IN_DISTRIBUTION
+
+    accs = [Accuracy(0.9, 0.9, 0.9, 8), Accuracy(0.9, 0.9, 0.9, 8), Accuracy(0.1, 0.2, 0.2, 8)]
+    m = mean_accuracy(accs)
+    assert m.joint == pytest.approx(0.6333, abs=1e-4) and m.lowest_joint == pytest.approx(0.1)
+    model = comp.experiment_models(TrainConfig(steps=10), n=8, d=0.5, cross=None)[0]
+    assert model.learnt_metric == "joint"
+    assert not gate(model, {IN_DISTRIBUTION: m}, 0.6).passed  # the mean (63%) would have passed
+    assert gate(model, {IN_DISTRIBUTION: accs[0]}, 0.6).passed and accs[0].lowest_joint == 0.9
+
+
+def test_a_seed_without_a_value_is_not_counted_and_the_note_says_so():
+    accs = [Accuracy(0.9, 0, 0, 8), Accuracy(float("nan"), 0, 0, 8), Accuracy(float("nan"), 0, 0, 8)]
+    m = mean_accuracy(accs)
+    assert m.seeds == 1 and m.joint == pytest.approx(0.9) and m.lowest_joint == pytest.approx(0.9)
+    full = mean_accuracy([Accuracy(0.9, 0, 0, 8)] * 3)
+    note = spread_note({"a": {"OOD": m, "ID": full}}, ["a"])
+    assert "mean of 3 seeds (only 1 with a value in some region)" in note
 
 
 # the models of each seed ----------------------------------------------------------------------------
@@ -110,6 +137,11 @@ def test_a_sweep_table_over_seeds_is_the_mean_and_c12_is_decided_on_it():
     assert not learns_unseen(pe.SweepTable.mean([bad, bad]), 0.5, 0.1, 0.8).passes
     assert "mean of 2 seeds" in both.spread_note("accuracy_unseen", "unseen") and good.spread_note("x", "y") == ""
     assert flat_losses(both).seeds == 2  # the null world keeps the seeds
+    # the training gates read the lowest seed of each cell
+    assert both.lowest["accuracy_unseen"][0, 1] == pytest.approx(0.1)
+    mixed = pe.SweepTable.mean([_table([[0.1, 0.9], [0.6, 0.9]], seen=0.9), _table([[0.1, 0.9], [0.6, 0.9]], seen=0.2)])
+    assert mixed.accuracy_seen[0, 1] == pytest.approx(0.55)
+    assert not any(g.passed for g in training_gates(mixed, 0.5))  # the mean, 55%, would have passed
     with pytest.raises(ValueError, match="share"):
         pe.SweepTable.mean([good, pe.SweepTable((0.3,), (0.2, 0.8), 0.005, good.values)])
 

@@ -57,6 +57,7 @@ from gdlib.controls import control_evaluation
 from gdlib.datasets import CATEGORIES, PAPER_MARGIN, DatasetConfig, categorise, training_labels
 from gdlib.regions import IN_DISTRIBUTION, CentreSquare, grid, integer_grid
 from gdlib.runs import evaluate
+from gdlib.seeds import check_seeds
 
 DATASETS = ("baseline", "augmented")
 THRESHOLD = 0.6  # Sec. 3.2 / Fig. 5c: "a 60% accuracy threshold"
@@ -115,8 +116,9 @@ def sweep_points(template: TrainConfig, sizes: Sequence[int], percents: Sequence
     ``steps`` optimizer steps (one integer, or one per size) for every data set of a size, so the
     number of batches is constant per N; the seed sets both the subsample and the training seed.
     """
-    if not sizes or not percents or not seeds:
-        raise ValueError("sizes, percents and seeds must each hold at least one value")
+    if not sizes or not percents:
+        raise ValueError("sizes and percents must each hold at least one value")
+    seeds = check_seeds(seeds, "seeds")
     per_size = _per_size(steps, sizes, "steps")
     points = []
     for dataset in datasets:

@@ -55,7 +55,7 @@ def plot_data_needed(ax: plt.Axes, cross: pd.DataFrame, fits: Mapping[str, Power
         hit = g[g["status"] == "crossed"]
         if len(hit):
             logs = hit.groupby("N")["size_needed"].agg(lambda v: np.log(v).mean())
-            spread = hit.groupby("N")["size_needed"].agg(lambda v: np.log(v).std(ddof=0))
+            spread = hit.groupby("N")["size_needed"].agg(lambda v: np.log(v).std(ddof=1)).fillna(0.0)  # gdlib.seeds
             centre = np.exp(logs.to_numpy())
             err = np.vstack([centre - np.exp(logs - spread), np.exp(logs + spread) - centre])
             fit = fits.get(dataset)
