@@ -219,11 +219,13 @@ RUNNER_NAMES = ("PROFILE", "OUTPUT_DIR", "INTERACTIVE")
 
 def interactive_profile(stem: str, namespace: Mapping[str, Any],
                         profiles_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """When a person runs notebook ``stem`` in JupyterLab (``INTERACTIVE`` true): the values profile
-    ``namespace["PROFILE"]`` gives (its ``common`` and ``stem`` sections) to the parameters still at the
-    notebook's committed default, checked as the runner checks them. A value set by hand in the parameters
-    cell, or injected by papermill, differs from the default and wins. Under the runner (``INTERACTIVE``
-    false) it returns ``{}``: the runner has already injected the profile, and ``-p`` must win."""
+    """When a person runs notebook ``stem`` in JupyterLab (``INTERACTIVE`` true): the values that profile
+    ``namespace["PROFILE"]`` gives (its ``common`` and ``stem`` sections, as the runner merges them), checked as
+    the runner checks them, for each parameter the notebook declares and whose value they change. The profile
+    wins over the parameters cell, as under the runner, and every change is printed (``N: 16 -> 32``); to change
+    a value on top of a profile, assign it in a cell after this one. Under the runner (``INTERACTIVE`` false,
+    which papermill users pass too: ``-p INTERACTIVE False``) it returns ``{}``, since the runner has injected the
+    profile already and ``-p`` must win."""
     if not namespace.get("INTERACTIVE", False):
         return {}
     profile = str(namespace.get("PROFILE"))
@@ -232,11 +234,11 @@ def interactive_profile(stem: str, namespace: Mapping[str, Any],
     wanted = {**sections.get("common", {}), **sections.get(stem, {})}
     out: dict[str, Any] = {}
     for name, value in wanted.items():
-        if name in RUNNER_NAMES or name not in defaults or namespace.get(name, defaults[name]) != defaults[name]:
+        if name in RUNNER_NAMES or name not in defaults:
             continue
         value = check(name, value, defaults[name], f"{stem}.ipynb", f"profile {profile!r}")
-        if value != defaults[name]:
+        if name not in namespace or namespace[name] != value:
             out[name] = value
     if out:
-        print(f"profile {profile!r} sets " + ", ".join(f"{k} = {v!r}" for k, v in out.items()))
+        print(f"profile {profile!r}: " + "; ".join(f"{k}: {namespace.get(k)!r} -> {v!r}" for k, v in out.items()))
     return out

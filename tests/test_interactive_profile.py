@@ -51,15 +51,17 @@ def test_under_the_runner_nothing_changes_so_p_values_win():
     assert interactive_profile(stem, namespace) == {}
 
 
-def test_a_value_set_by_hand_wins_over_the_profile(capsys):
+def test_the_profile_wins_over_the_cell_and_says_what_it_changed(capsys):
     stem = "05_composition"
     defaults = declared(NOTEBOOKS_DIR / f"{stem}.ipynb")
     full = load_profile("full")[stem]
-    assert full["N"] != defaults["N"] and full["WIDTH"] != defaults["WIDTH"]
-    namespace = {**defaults, "PROFILE": "full", "N": 24}  # edited by hand: differs from the committed default
+    assert full["N"] != defaults["N"] and "SIGMA" not in full
+    # edited in the cell (and saved or not): the profile's N replaces it, as under the runner; SIGMA, which the
+    # profile does not set, keeps the cell's value
+    namespace = {**defaults, "PROFILE": "full", "N": 24, "SIGMA": 2.0}
     out = interactive_profile(stem, namespace)
-    assert "N" not in out and out["WIDTH"] == full["WIDTH"]
-    assert f"WIDTH = {full['WIDTH']!r}" in capsys.readouterr().out
+    assert out["N"] == full["N"] and "SIGMA" not in out and out["WIDTH"] == full["WIDTH"]
+    assert f"N: 24 -> {full['N']!r}" in capsys.readouterr().out
 
 
 def test_the_committed_profile_quick_changes_nothing():
