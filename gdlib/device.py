@@ -107,6 +107,17 @@ def get_device(prefer: str | torch.device | None = None) -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
+def visible_gpus() -> list[int]:
+    """The CUDA devices this process sees, as indices a child's CUDA_VISIBLE_DEVICES takes (this process's own
+    CUDA_VISIBLE_DEVICES entries when it sets them); empty without CUDA. A process sweep gives each worker one."""
+    if not torch.cuda.is_available():
+        return []
+    entries = [e.strip() for e in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if e.strip()]
+    if entries and all(e.isdigit() for e in entries):
+        return [int(e) for e in entries][:torch.cuda.device_count()]
+    return list(range(torch.cuda.device_count()))
+
+
 @functools.cache
 def cpu_flags() -> frozenset[str]:
     """The CPU feature flags from ``/proc/cpuinfo`` (empty where there is none)."""

@@ -10,8 +10,8 @@ Executors, all behind the same call:
 - ``local``: in this process, one model after another, with an overall progress bar;
 - ``processes``: up to ``workers`` processes on this machine at a time, one spawned process per config,
   so a worker that dies (killed, out of memory) fails its own config only and the others go on; with
-  ``gpus`` each worker slot is pinned to one GPU through CUDA_VISIBLE_DEVICES (slot i gets
-  gpus[i % len(gpus)]);
+  ``gpus`` (default: every GPU this process sees, :func:`gdlib.device.visible_gpus`) each worker slot is pinned
+  to one GPU through CUDA_VISIBLE_DEVICES (slot i gets gpus[i % len(gpus)]);
 - ``slurm``: submitit's AutoExecutor submits one job array (``map_array``) of the configs that no
   queued or running job holds already; what the jobs ask for is :class:`~gdlib.slurm_options.SlurmOptions`
   (see :mod:`gdlib.slurm_jobs` for refusals, duplicates and dead jobs). Jobs write to the shared cache.
@@ -40,6 +40,7 @@ from pathlib import Path
 from gdlib import progress as gdlib_progress
 from gdlib.checks import check_choice, check_int
 from gdlib.config import TrainConfig
+from gdlib.device import visible_gpus
 from gdlib.model import padded_size
 from gdlib.paths import outputs_dir
 from gdlib.runs import is_trained, run_dir
@@ -240,6 +241,8 @@ def run_sweep(
     """
     check_choice("executor", executor, EXECUTORS)
     check_int("workers", workers, 1)
+    if executor == "processes" and gpus is None:
+        gpus = visible_gpus()  # on a GPU machine each worker takes one GPU in turn (gpus=[] keeps them off)
     result = SweepResult(name)
     pending: list[tuple[str, TrainConfig]] = []
     for cfg in configs:

@@ -121,3 +121,33 @@ def test_a_killed_worker_fails_only_its_config_and_a_healthy_one_in_progress_com
     assert f"FAILED {doomed.key()}: the worker process {killed[0]} was killed by SIGKILL" in result.summary()
     again = run_sweep([quick, doomed, healthy], "tiny", executor="processes", workers=2, progress=False)
     assert again.status[doomed.key()] == "trained" and again.count("cached") == 2  # the rerun trains what is missing
+
+
+def test_a_process_sweep_gives_its_workers_the_visible_gpus_unless_told(tmp_path, monkeypatch):
+    """On a GPU machine the `processes` executor pins worker slots to the GPUs this process sees (gpu-check and
+    full run it from a notebook, which passes no gpus); gpus=[] or a CPU machine keeps them off."""
+    import gdlib.sweeps as sweeps
+
+    monkeypatch.setenv("GDLIB_OUTPUTS", str(tmp_path))
+    seen = []
+    monkeypatch.setattr(sweeps, "_run_processes", lambda pending, name, outputs, workers, gpus, done: seen.append(gpus))
+    monkeypatch.setattr(sweeps, "visible_gpus", lambda: [2, 3])
+    run_sweep([tiny(0)], "gpus", executor="processes", progress=False)
+    run_sweep([tiny(0)], "gpus", executor="processes", gpus=[], progress=False)
+    run_sweep([tiny(0)], "gpus", executor="processes", gpus=[1], progress=False)
+    assert seen == [[2, 3], [], [1]]
+
+
+def test_visible_gpus_follow_cuda_visible_devices(monkeypatch):
+    import torch
+
+    from gdlib.device import visible_gpus
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert visible_gpus() == []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
+    assert visible_gpus() == [5, 7]  # the parent's own devices, as the child's CUDA_VISIBLE_DEVICES names them
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert visible_gpus() == [0, 1]
