@@ -14,7 +14,7 @@ import nbformat
 import pytest
 import yaml
 
-from gdlib import runner
+from gdlib import parameters, runner
 from gdlib.paths import REPO
 from gdlib.runner import RunResult, UsageError, main, merge_parameters, plan_runs, record_run
 
@@ -295,13 +295,18 @@ def test_report_is_assembled_even_when_a_notebook_fails(full_run):
 def test_committed_profiles_cover_every_notebook_and_set_only_declared_parameters():
     assert runner.available_profiles() == ["full", "gpu-check", "quick", "smoke"]
     notebooks = {path.stem: path for path in runner.discover_notebooks().values()}
-    for profile in ("smoke", "quick", "full"):
+    declared = {stem: parameters.declared(path) for stem, path in notebooks.items()}
+    for profile in ("smoke", "quick", "full", "gpu-check"):
         sections = runner.load_profile(profile)
         assert set(PAPER_NOTEBOOKS) <= set(sections) <= set(PAPER_NOTEBOOKS) | {"common"}, profile
         for stem, values in sections.items():
             if stem in notebooks:
-                undeclared = set(values) - set(runner.declared_parameters(notebooks[stem]))
+                undeclared = set(values) - set(declared[stem])
                 assert not undeclared, f"{profile}.yaml sets {sorted(undeclared)}, not parameters of {stem}"
+                for name, value in values.items():  # a value of another type than the default fails here
+                    parameters.check(name, value, declared[stem][name], stem, f"{profile}.yaml")
+        common = set(sections.get("common", {}))
+        assert all(any(name in d for d in declared.values()) for name in common), f"{profile}.yaml common: {common}"
 
 
 def test_run_all_ci_and_the_cluster_script_are_executable_bash_within_the_repository():
