@@ -157,7 +157,12 @@ class Up(nn.Module):
 
 class SelfAttention(nn.Module):
     """dome272's SelfAttention (pre-LN multi-head attention + residual, LN-MLP + residual) on the
-    H*W tokens of whatever size comes in, through ``scaled_dot_product_attention`` (no weights kept)."""
+    H*W tokens of whatever size comes in, through ``scaled_dot_product_attention`` (no weights kept).
+    With ``explicit = True`` it computes softmax(Q K^T / sqrt(d)) V in plain matrix products instead (the
+    same numbers within rounding): ``torch.func.vmap`` batches those, while it runs SDPA's CPU kernel once per
+    model of an ensemble (``gdlib.bench.ensemble`` sets it)."""
+
+    explicit: bool = False
 
     def __init__(self, channels: int, heads: int):
         super().__init__()
@@ -176,7 +181,11 @@ class SelfAttention(nn.Module):
         tokens = x.flatten(2).transpose(1, 2)  # (B, HW, C)
         qkv = self.qkv(self.ln(tokens)).view(b, h * w, 3, self.heads, c // self.heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, heads, HW, C / heads)
-        att = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, h * w, c)
+        if self.explicit:  # Vaswani et al. Eq. 1
+            att = torch.softmax(q @ k.transpose(-2, -1) * (c // self.heads) ** -0.5, dim=-1) @ v
+        else:
+            att = F.scaled_dot_product_attention(q, k, v)
+        att = att.transpose(1, 2).reshape(b, h * w, c)
         tokens = tokens + self.proj(att)
         tokens = tokens + self.ff_self(tokens)
         return tokens.transpose(1, 2).reshape(b, c, h, w)

@@ -97,9 +97,11 @@ def test_conditioning_changes_the_output():
         assert not torch.allclose(model(x, t, labels), model(x, t, labels + 1))
 
 
-def test_sdpa_attention_equals_pytorch_multihead_attention_with_the_same_weights():
+@pytest.mark.parametrize("explicit", [False, True], ids=["sdpa", "explicit"])
+def test_sdpa_attention_equals_pytorch_multihead_attention_with_the_same_weights(explicit):
     torch.manual_seed(0)
     ours = SelfAttention(16, heads=4)
+    ours.explicit = explicit  # softmax(Q K^T / sqrt(d)) V in matrix products, as the vmapped ensemble runs it
     mha = nn.MultiheadAttention(16, 4, batch_first=True)
     with torch.no_grad():
         mha.in_proj_weight.copy_(ours.qkv.weight)

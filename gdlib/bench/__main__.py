@@ -19,13 +19,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--paper-sample-batch", type=int, default=16)
     p.add_argument("--quick-batch", type=int, default=128)
     p.add_argument("--quick-sample-batch", type=int, default=256)
+    p.add_argument("--sweep-batch", type=int, default=64, help="batch per model of the ensembles (sweep setting)")
     p.add_argument("--steps", type=int, default=3, help="timed training steps per model (after warm-up)")
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--sample-steps", type=int, default=5)
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: gdlib.device's choice)")
     p.add_argument("--ensembles", type=int, nargs="*", default=[1, 4, 16],
-                   help="ensemble sizes K to time at the quick setting (empty: skip)")
+                   help="ensemble sizes K to time at the sweep setting (empty: skip)")
     args = p.parse_args(argv)
     _device.setup(args.threads)
     dev = _device.get_device(args.device)
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print("step times (s): ours " + ", ".join(f"{t:.2f}" for t in r["times"]["ours"])
               + "; reference " + ", ".join(f"{t:.2f}" for t in r["times"]["ref"]))
     if args.ensembles:
-        s = SETTINGS["quick"](args.quick_batch, args.quick_sample_batch)
+        s = SETTINGS["sweep"](args.sweep_batch, args.sweep_batch)
         ens = bench_ensembles(s, dev, tuple(args.ensembles), args.steps, args.warmup)
         print(f"\n== ensembles at {s.name}; batch {s.batch} per model, K models as one vmapped network")
         for k, r in ens.items():

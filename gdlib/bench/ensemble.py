@@ -11,7 +11,7 @@ from gdlib import device as _device
 from gdlib import diffusion
 from gdlib.bench.reference import ReferenceTrainer
 from gdlib.bench.setting import Setting, time_call
-from gdlib.model import UNet
+from gdlib.model import SelfAttention, UNet
 
 
 class EnsembleTrainer:
@@ -19,7 +19,8 @@ class EnsembleTrainer:
     axis (``torch.func.stack_module_state``), the loss of every model on its own batch computed by
     ``torch.func.vmap`` over ``functional_call``, one fused AdamW step over the stacked tensors (AdamW is
     elementwise, so this is K independent optimisers) and one EMA update. vmap does not support channels_last,
-    so the activations stay contiguous NCHW."""
+    so the activations stay contiguous NCHW; attention is written as explicit matrix products, which vmap
+    batches (it has no batching rule for SDPA's CPU kernel and would loop over the K models)."""
 
     def __init__(self, s: Setting, dev: torch.device, images_u8: torch.Tensor, labels: torch.Tensor, k: int):
         from torch.func import functional_call, stack_module_state, vmap
@@ -32,6 +33,9 @@ class EnsembleTrainer:
         self.ema = {name: p.detach().clone() for name, p in self.params.items()}
         self.opt = torch.optim.AdamW(list(self.params.values()), lr=1e-4, fused=dev.type in ("cpu", "cuda"))
         base = copy.deepcopy(models[0]).to("meta")
+        for m in base.modules():
+            if isinstance(m, SelfAttention):
+                m.explicit = True  # vmap batches matrix products; SDPA's CPU kernel it would run K times
         schedule = diffusion.linear_schedule()
 
         def one_loss(params, buffers, x0, t, lab, noise):
@@ -46,17 +50,28 @@ class EnsembleTrainer:
         self.k, self.batch, self.dev, self.T = k, s.batch, dev, schedule.T
 
     def step(self) -> None:
+        """One optimiser step of every model on a batch of its own."""
+        self.update(*self.draw())
+
+    def draw(self) -> tuple[torch.Tensor, ...]:
+        """x_0, t, labels and eps for every model: (K, B, ...) each, model k's own batch in row k."""
         k, b, dev = self.k, self.batch, self.dev
         idx = torch.randint(0, len(self.images), (k, b), device=dev, generator=self.gen)
-        x0 = self.images[idx].float().div_(127.5).sub_(1.0)  # (K, B, 1, N, N): each model its own batch
+        x0 = self.images[idx].float().div_(127.5).sub_(1.0)  # (K, B, 1, N, N)
         t = torch.randint(0, self.T, (k, b), device=dev, generator=self.gen)
         noise = torch.randn(x0.shape, device=dev, generator=self.gen)
-        loss = self.loss(self.params, self.buffers, x0, t, self.labels[idx], noise).sum()
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        return x0, t, self.labels[idx], noise
+
+    def update(self, x0: torch.Tensor, t: torch.Tensor, labels: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """The K losses of Ho et al. Algorithm 1 on the given batches, their gradients (the sum's gradient is
+        each model's own, as no parameter is shared), one AdamW step and the EMA update; returns the losses."""
+        losses = self.loss(self.params, self.buffers, x0, t, labels, noise)
+        self.opt.zero_grad(set_to_none=False)
+        losses.sum().backward()
         self.opt.step()
         with torch.no_grad():
             torch._foreach_lerp_(list(self.ema.values()), [p.detach() for p in self.params.values()], 0.005)
+        return losses.detach()
 
 
 def bench_ensembles(s: Setting, dev: torch.device, ks: tuple[int, ...], steps: int, warmup: int) -> dict:

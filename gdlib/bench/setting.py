@@ -138,4 +138,6 @@ SETTINGS = {
                                    32, 64, (1, 2, 4, 8), 4, b, sb),
     "quick": lambda b, sb: Setting("quick (N=16, width 16, no full-res attention, 1 head)",
                                    16, 16, (2, 4, 8), 1, b, sb),
+    "sweep": lambda b, sb: Setting("sweep (N=16, width 8, no full-res attention, 1 head: notebooks 05 and 06 at quick)",
+                                   16, 8, (2, 4, 8), 1, b, sb),
 }
