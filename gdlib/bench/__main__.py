@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         ens = bench_ensembles(s, dev, tuple(args.ensembles), args.steps, args.warmup)
         print(f"\n== ensembles at {s.name}; batch {s.batch} per model, K models as one vmapped network")
         for k, r in ens.items():
-            print(f"K = {k:2d}: {r['per_model']:.1f} training images/s per model ({r['total']:.1f} in all); "
-                  f"plain reference single model {r['ref']:.1f}; per-model ratio {r['per_model'] / r['ref']:.2f}x")
+            print(f"K = {k:2d}: {r['total']:.1f} training images/s in all ({r['per_model']:.1f} per model); plain "
+                  f"reference single model {r['ref']:.1f}; K models train {r['total'] / r['ref']:.2f}x as fast as "
+                  "one after another")
         results.append({"ensembles": ens})
     print(f"\nload average (1 min) at the end: {_load():.2f} on {_device.usable_cores()} cores "
           f"(started at {load0:.2f}); other jobs slow both sides alike, medians and best steps both shown")
