@@ -26,9 +26,9 @@ import numpy as np
 from gdlib.accuracy import BUMP, Accuracy, region_accuracy, strict
 from gdlib.checks import check_choice
 from gdlib.controls import COPY, GENERATORS, control_evaluation
-from gdlib.datasets import make_dataset
+from gdlib.datasets import CATEGORIES, categorise, make_dataset, training_labels
 from gdlib.experiments.composition import ModelSpec
-from gdlib.runs import Evaluation, evaluate
+from gdlib.runs import Evaluation, evaluate, load_checkpoint, sample_and_score
 from gdlib.seeds import mean_scores
 
 # scoring --------------------------------------------------------------------------------------------
@@ -63,9 +63,6 @@ def stripe_accuracy(model: ModelSpec, name: str, count: int = 256, seed: int = 0
     """Strict accuracy of the trained ``model`` on ``count`` of its own 1D training centres (seeded draw):
     the stripe it draws must sit within one pixel of the requested in-frame coordinate (App. A.3's darkest
     pixel, which lies on the stripe; a centroid fallback counts as wrong)."""
-    from gdlib.datasets import CATEGORIES, categorise, training_labels
-    from gdlib.runs import load_checkpoint, sample_and_score
-
     cfg = model.config
     train = training_labels(cfg.data)
     stripes = train[categorise(train, cfg.data) == CATEGORIES.index("1D")]
