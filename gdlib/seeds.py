@@ -68,17 +68,22 @@ def mean(values: np.ndarray, axis: int = 0) -> np.ndarray:
         return np.nanmean(np.asarray(values, dtype=np.float64), axis=axis)
 
 
+def lowest(values: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Minimum along ``axis`` ignoring NaN (the worst seed, which gates read); NaN where every value is NaN."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmin(np.asarray(values, dtype=np.float64), axis=axis)
+
+
 def mean_accuracy(accs: Sequence[Accuracy]) -> Accuracy:
     """The mean of one region's :class:`Accuracy` over seeds, with the spread of joint, x and y; ``count`` is the
     samples of one seed (every seed is evaluated at the same centres)."""
     if not accs:
         raise ValueError("mean_accuracy needs at least one Accuracy")
     table = np.array([[a.joint, a.x, a.y] for a in accs])
-    m, sd = mean(table), spread(table)
-    finite = table[np.isfinite(table[:, 0]), 0]
-    lowest = float(finite.min()) if len(finite) else float("nan")
-    return Accuracy(float(m[0]), float(m[1]), float(m[2]), accs[0].count,
-                    (float(sd[0]), float(sd[1]), float(sd[2])), len(finite), lowest if len(accs) > 1 else None)
+    m, sd, worst = mean(table), spread(table), lowest(table)
+    return Accuracy(float(m[0]), float(m[1]), float(m[2]), accs[0].count, (float(sd[0]), float(sd[1]), float(sd[2])),
+                    int(np.isfinite(table[:, 0]).sum()), float(worst[0]) if len(accs) > 1 else None)
 
 
 def mean_scores(per_seed: Sequence[Mapping[str, Mapping[str, Accuracy]]]) -> dict[str, dict[str, Accuracy]]:
@@ -106,4 +111,4 @@ def spread_note(scores: Mapping[str, Mapping[str, Accuracy]], keys: Sequence[str
             "points; gates on the lowest seed")
 
 
-__all__ = ["check_seeds", "with_seed", "spread", "mean", "mean_accuracy", "mean_scores", "spread_note"]
+__all__ = ["check_seeds", "with_seed", "spread", "mean", "lowest", "mean_accuracy", "mean_scores", "spread_note"]

@@ -27,7 +27,6 @@ Choices where the paper is silent:
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -45,7 +44,7 @@ from gdlib.experiments.percolation_losses import diffusion_loss, final_losses
 from gdlib.percolation import largest_cluster_ratio
 from gdlib.regions import on_centres
 from gdlib.runs import evaluate, load_metrics, sample_and_score
-from gdlib.seeds import check_seeds, mean, spread
+from gdlib.seeds import check_seeds, lowest, mean, spread
 from gdlib.tables import markdown_table
 
 #: The lambda grid of Fig. 6e (nested subsets, each containing the smaller).
@@ -127,11 +126,8 @@ class SweepTable:
         if any((t.sigmas, t.lambdas, t.threshold) != (first.sigmas, first.lambdas, first.threshold) for t in tables):
             raise ValueError("the tables of every seed must share sigmas, lambdas and threshold")
         stack = {k: np.stack([t.values[k] for t in tables]) for k in first.values}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells (no unseen centre at lambda 1)
-            lowest = {k: np.nanmin(v, axis=0) for k, v in stack.items()}
         return cls(first.sigmas, first.lambdas, first.threshold, {k: mean(v) for k, v in stack.items()},
-                   {k: spread(v) for k, v in stack.items()}, len(tables), lowest)
+                   {k: spread(v) for k, v in stack.items()}, len(tables), {k: lowest(v) for k, v in stack.items()})
 
     def __getattr__(self, name: str) -> np.ndarray:
         values = self.__dict__.get("values", {})
@@ -164,8 +160,9 @@ class SweepTable:
                  "accuracy_seen": "strict seen", "accuracy_unseen": "strict unseen", "train_loss": "train loss",
                  "val_loss": "val. loss", "mass_ratio": f"mass ratio @{self.threshold:g}", "wall_s": "train s"}
         names |= {"sd accuracy_strict": "sd strict", "sd accuracy_unseen": "sd strict unseen"}
-        percent = [v for k, v in names.items() if "acc" in k and v in frame.rename(columns=names).columns]
-        return markdown_table(frame.rename(columns=names), percent=percent, digits=1)
+        frame = frame.rename(columns=names)
+        percent = [v for k, v in names.items() if "acc" in k and v in frame.columns]
+        return markdown_table(frame, percent=percent, digits=1)
 
 
 SOURCES = ("model", "untrained", *GENERATORS)
