@@ -86,10 +86,15 @@ def load_profile(name: str, profiles_dir: str | os.PathLike | None = None) -> di
     return {str(section): values or {} for section, values in blob.items()}
 
 
+def profile_values(sections: Mapping[str, Mapping[str, Any]], stem: str) -> dict[str, Any]:
+    """What a profile gives notebook ``stem``: its ``common`` section, then the notebook's own section over it."""
+    return {**sections.get("common", {}), **sections.get(stem, {})}
+
+
 def merge_parameters(sections: Mapping[str, Mapping[str, Any]], stem: str, declared: Iterable[str], profile: str,
                      output_dir: str | os.PathLike, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What notebook ``stem`` receives: common < its section < runner values < overrides, declared only."""
-    merged: dict[str, Any] = {**sections.get("common", {}), **sections.get(stem, {})}
+    merged = profile_values(sections, stem)
     merged.update(PROFILE=profile, OUTPUT_DIR=str(Path(output_dir).resolve()), INTERACTIVE=False)
     merged.update(overrides or {})
     declared = set(declared)
@@ -231,9 +236,8 @@ def interactive_profile(stem: str, namespace: Mapping[str, Any],
     profile = str(namespace.get("PROFILE"))
     defaults = declared(NOTEBOOKS_DIR / f"{stem}.ipynb")
     sections = load_profile(profile, profiles_dir)
-    wanted = {**sections.get("common", {}), **sections.get(stem, {})}
     out: dict[str, Any] = {}
-    for name, value in wanted.items():
+    for name, value in profile_values(sections, stem).items():
         if name in RUNNER_NAMES or name not in defaults:
             continue
         value = check(name, value, defaults[name], f"{stem}.ipynb", f"profile {profile!r}")
