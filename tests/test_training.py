@@ -128,16 +128,21 @@ class Killed(RuntimeError):
     pass
 
 
-def test_a_run_killed_mid_training_resumes_to_exactly_the_uninterrupted_weights():
-    cfg = tiny(epochs=4)  # 16 steps, EMA, warm-up + cosine, evaluation at epoch 2 in between
-    get_or_train(cfg, "straight", progress=False)
+def train_until_killed_at_step_11(cfg: TrainConfig, name: str) -> None:
+    """Train ``cfg`` with a resume state every 3 steps and stop it by an exception at step 11, as a kill would."""
 
     def kill_at_step_11(step, loss):
         if step == 11:
             raise Killed
 
     with pytest.raises(Killed):
-        get_or_train(cfg, "killed", progress=False, save_every=3, on_step=kill_at_step_11)
+        get_or_train(cfg, name, progress=False, save_every=3, on_step=kill_at_step_11)
+
+
+def test_a_run_killed_mid_training_resumes_to_exactly_the_uninterrupted_weights():
+    cfg = tiny(epochs=4)  # 16 steps, EMA, warm-up + cosine, evaluation at epoch 2 in between
+    get_or_train(cfg, "straight", progress=False)
+    train_until_killed_at_step_11(cfg, "killed")
     assert (run_dir(cfg, "killed") / "last.pt").exists()
     assert not (run_dir(cfg, "killed") / "final.pt").exists()
     resumed = torch.load(run_dir(cfg, "killed") / "last.pt", weights_only=False)["step"]
@@ -258,13 +263,7 @@ def test_a_truncated_final_checkpoint_raises_an_error_naming_the_file_and_what_t
 def test_an_unreadable_resume_state_is_moved_aside_and_training_resumes_from_the_one_before():
     cfg = tiny(epochs=4)
     get_or_train(cfg, "straight", progress=False)
-
-    def kill_at_step_11(step, loss):
-        if step == 11:
-            raise Killed
-
-    with pytest.raises(Killed):
-        get_or_train(cfg, "damaged", progress=False, save_every=3, on_step=kill_at_step_11)
+    train_until_killed_at_step_11(cfg, "damaged")
     folder = run_dir(cfg, "damaged")
     assert torch.load(folder / "last.prev.pt", weights_only=False)["step"] == 6
     truncate(folder / "last.pt")
