@@ -113,6 +113,8 @@ def test_sdpa_attention_equals_pytorch_multihead_attention_with_the_same_weights
         ln = ours.ln(tokens)
         ref = tokens + mha(ln, ln, ln, need_weights=False)[0]
         ref = (ref + ours.ff_self(ref)).transpose(1, 2).reshape(2, 16, 4, 4)
+        # fp32 (no autocast here) through LN, two matmuls, softmax and an MLP summed in another order: a few u
+        # (2^-24 = 6e-8) per op on outputs of size O(1), so about 1e-6; 1e-5 is 10x that, a wrong head split O(1)
         assert torch.allclose(ours(x), ref, atol=1e-5)
 
 
@@ -160,6 +162,8 @@ def test_channels_last_model_gives_the_same_prediction():
     with torch.no_grad():
         ref = model(x, t, labels)
         out = device.prepare_model(model, "cpu")(x, t, labels)
+    # fp32 on both sides (no autocast): channels_last only reorders each convolution's sums, about 1e-6 at the
+    # output (see test_diffusion's batch-size test for the count); 1e-5 is 10x that, a misplaced channel O(1)
     assert torch.allclose(ref, out, atol=1e-5)
 
 
