@@ -205,7 +205,6 @@ def _ddim_loop(eps_theta, schedule, x, generator, clip, steps, eta, tick):
     return x
 
 
-@torch.inference_mode()
 def _check_sampler(schedule: Schedule, n: int, method: str, steps: int | None, eta: float, batch_size: int,
                    variance: str) -> int | None:
     """Check :func:`sample`'s settings; the DDIM step count (default 50), or ``steps`` as given for DDPM."""
@@ -232,6 +231,7 @@ def _sampling_device(model: EpsModel, device: torch.device | str | None,
     return (_device.get_device() if device is None else torch.device(device)), False
 
 
+@torch.no_grad()  # issue 21: without it every network call of the T steps is kept for a backward pass
 def sample(
     model: EpsModel,
     schedule: Schedule,
