@@ -8,6 +8,8 @@ Every other module asks here instead of calling ``torch.cuda.is_available()`` it
   (``avx512_bf16`` or ``amx_bf16`` in ``/proc/cpuinfo``; on other systems when PyTorch reports an
   AMX capability). Without them oneDNN emulates bf16 and gains little or loses, so fp32 is kept.
   ``GDLIB_BF16=0|1`` overrides the detection.
+- :func:`bf16_for` / :func:`fused_adamw`: the same choice for one UNet width: small models train in fp32 with
+  for-each AdamW on the CPU, where bf16 and the fused optimiser cost more than they save (issue 21).
 - :func:`autocast`: the autocast context for a device (a no-op where bf16 is off).
 - :func:`setup`: TF32 matmuls and convolutions on CUDA; on the CPU one thread per usable core (one
   thread in all when the CPU is already oversubscribed), denormals flushed to zero.
@@ -151,6 +153,35 @@ def bf16_supported(device: torch.device | str | None = None) -> bool:
     if device.type == "cpu":
         return _cpu_has_bf16()
     return False
+
+
+#: Below this UNet width the CPU trains in fp32 with for-each AdamW, above it in bf16 (where the CPU has it) with
+#: fused AdamW. Measured with ``python -m gdlib.bench --levers --threads 1`` and the same step at width 16, one
+#: thread, on a 2-core AMD EPYC (Zen 4, AVX512-BF16; issue 21): width 8, batch 64 (the sweeps' model): fp32 +
+#: for-each 1.50x the bf16 + fused step (fp32 + fused 1.32x); width 16, batch 128 (the torus model): bf16 + fused
+#: is fastest (bf16 + for-each 0.91x, fp32 + fused 0.85x, fp32 + for-each 0.75x). A tiny model's convolutions
+#: (8 channels) are too small for bf16 kernels to pay for their conversions.
+CPU_BF16_MIN_WIDTH = 16
+
+
+def bf16_for(width: int | None, device: torch.device | str | None = None) -> bool:
+    """Whether a UNet of ``width`` runs under bf16 autocast on ``device``: :func:`bf16_supported`, except on the
+    CPU below :data:`CPU_BF16_MIN_WIDTH` (fp32 there). ``GDLIB_BF16`` overrides both; ``width`` None (not a UNet)
+    follows :func:`bf16_supported`."""
+    device = get_device() if device is None else torch.device(device)
+    if os.environ.get("GDLIB_BF16") is not None or width is None or device.type != "cpu":
+        return bf16_supported(device)
+    return bf16_supported(device) and width >= CPU_BF16_MIN_WIDTH
+
+
+def fused_adamw(width: int | None, device: torch.device | str | None = None) -> bool:
+    """Whether AdamW runs fused (one kernel over all parameters) or for-each: fused on CUDA and on the CPU from
+    :data:`CPU_BF16_MIN_WIDTH` up, for-each for smaller models on the CPU (measured: see that constant). The two
+    differ only in float rounding."""
+    device = get_device() if device is None else torch.device(device)
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and (width is None or width >= CPU_BF16_MIN_WIDTH)
 
 
 def autocast(device: torch.device | str | None = None, enabled: bool | None = None):

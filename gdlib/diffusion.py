@@ -97,13 +97,16 @@ def loss(model: EpsModel, schedule: Schedule, x0: torch.Tensor, labels: torch.Te
 
     ``generator`` draws t and then eps (on x0's device) unless they are given: ``t`` (B,) long timesteps and
     ``noise`` of x0's shape fix them (a loss measured at chosen timesteps with chosen noise, Fig. 14c). The
-    network runs under :func:`gdlib.device.autocast`.
+    network runs under bf16 autocast when ``autocast`` says so, by default where :func:`gdlib.device.bf16_for`
+    does for the model's width.
     """
     if t is None:
         t = torch.randint(0, schedule.T, (x0.shape[0],), device=x0.device, generator=generator)
     if noise is None:
         noise = torch.randn(x0.shape, device=x0.device, generator=generator, dtype=x0.dtype)
     x_t = q_sample(schedule, x0, t, noise)
+    if autocast is None:
+        autocast = _device.bf16_for(getattr(model, "width", None), x0.device)
     with _device.autocast(x0.device, autocast):
         pred = model(x_t, t, labels)
     return torch.mean((pred.float() - noise) ** 2)
@@ -270,6 +273,8 @@ def sample(
     labels = labels.float().reshape(-1, 2)
     generator = torch.Generator(device=device).manual_seed(int(seed))
     activations: dict[str, torch.Tensor] = {}
+    if autocast is None:
+        autocast = _device.bf16_for(getattr(model, "width", None), device)
     eps_theta = _network(model, labels.to(device), batch_size, capture, activations, autocast)
     bar = None
     if progress is not False:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from gdlib import device
+from gdlib import device, diffusion
 from gdlib.model import LAYERS, SelfAttention, UNet, capture, padded_size, sinusoidal_encoding
 
 device.setup(threads=1)  # tiny models: one thread beats two contended ones
@@ -169,3 +169,31 @@ def test_channels_last_model_gives_the_same_prediction():
 
 def test_the_unet_computes_on_n_rounded_up_to_a_multiple_of_8():
     assert [padded_size(n) for n in (8, 12, 16, 17, 32, 44)] == [8, 16, 16, 24, 32, 48]
+
+
+def test_small_models_train_in_fp32_with_for_each_adamw_on_a_cpu_with_bf16(monkeypatch):
+    # issue 21: below width 16 bf16 autocast and fused AdamW cost more than they save on the CPU (device.py's numbers)
+    monkeypatch.delenv("GDLIB_BF16", raising=False)
+    monkeypatch.setattr(device, "_cpu_has_bf16", lambda: True)
+    assert [device.bf16_for(w, "cpu") for w in (4, 8, 16, 64)] == [False, False, True, True]
+    assert [device.fused_adamw(w, "cpu") for w in (8, 16, 64)] == [False, True, True]
+    assert device.bf16_for(None, "cpu")  # not a UNet: the CPU's own answer
+    monkeypatch.setattr(device, "_cpu_has_bf16", lambda: False)
+    assert not device.bf16_for(64, "cpu")  # no bf16 instructions: fp32 at every width
+    monkeypatch.setenv("GDLIB_BF16", "1")
+    assert device.bf16_for(8, "cpu")  # the override wins over the width rule
+    monkeypatch.setenv("GDLIB_BF16", "0")
+    assert not device.bf16_for(64, "cpu")
+
+
+def test_the_loss_and_the_sampler_run_a_small_model_in_fp32_and_a_wide_one_in_bf16(monkeypatch):
+    monkeypatch.delenv("GDLIB_BF16", raising=False)
+    monkeypatch.setattr(device, "_cpu_has_bf16", lambda: True)
+    seen = []
+    for width in (8, 16):
+        model = UNet(width=width, heads=1)
+        model.register_forward_hook(lambda m, i, out: seen.append(out.dtype))
+        x, t, labels = _inputs(2, 8)
+        diffusion.loss(model, diffusion.linear_schedule(), x, labels, torch.Generator().manual_seed(0))
+        diffusion.sample(model, diffusion.linear_schedule(), labels, 8, method="ddim", steps=1, device="cpu")
+    assert seen == [torch.float32, torch.float32, torch.bfloat16, torch.bfloat16]

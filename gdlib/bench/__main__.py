@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import os
 
+import torch
+
 from gdlib import bench
 from gdlib import device as _device
 from gdlib.bench.ensemble import bench_ensembles
+from gdlib.bench.levers import bench_levers
 from gdlib.bench.setting import SETTINGS, bench_setting
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+def _parser() -> argparse.ArgumentParser:
     # prog: the usage line reads as it did when the benchmark was gdlib/bench.py (argparse would say __main__.py)
     p = argparse.ArgumentParser(prog="bench.py", description=bench.__doc__.split("\n\n")[0])
     p.add_argument("--only", choices=sorted(SETTINGS), action="append", help="run one setting (repeatable)")
@@ -27,8 +30,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: gdlib.device's choice)")
     p.add_argument("--ensembles", type=int, nargs="*", default=[1, 4, 16],
                    help="ensemble sizes K to time at the sweep setting (empty: skip)")
-    args = p.parse_args(argv)
+    p.add_argument("--levers", action="store_true",
+                   help="only time the training step's levers at the sweep setting against the step before issue 21 "
+                        "(run it with --threads 1: the sweeps train one thread per process)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = _parser().parse_args(argv)
     _device.setup(args.threads)
+    if args.levers:
+        return _print_levers(args)
     dev = _device.get_device(args.device)
     load0 = _load()
     print(_device.describe(dev))
@@ -71,6 +83,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(f"\nload average (1 min) at the end: {_load():.2f} on {_device.usable_cores()} cores "
           f"(started at {load0:.2f}); other jobs slow both sides alike, medians and best steps both shown")
     return results
+
+
+def _print_levers(args) -> list[dict]:
+    s = SETTINGS["sweep"](args.sweep_batch, args.sweep_batch)
+    print(_device.describe(torch.device("cpu")))
+    print(f"== training step levers at {s.name}, batch {s.batch}; {args.steps} timed steps each after "
+          f"{args.warmup} warm-up, round robin")
+    rows = bench_levers(s, args.steps, args.warmup)
+    for r in rows:
+        print(f"{r['images_per_s']:8.1f} images/s  {r['ratio']:.2f}x  {r['lever']}")
+    return rows
 
 
 def _load() -> float:

@@ -36,7 +36,8 @@ class OursTrainer:
         torch.manual_seed(0)
         self.model = _device.prepare_model(UNet(s.width, s.attention, s.heads), dev)
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-4, fused=dev.type in ("cpu", "cuda"))
+        fused = _device.fused_adamw(s.width, dev)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-4, fused=fused, foreach=not fused)
         self.schedule = diffusion.linear_schedule()
         self.images, self.labels = images_u8.to(dev), labels.to(dev)
         self.gen = torch.Generator(device=dev).manual_seed(0)
@@ -61,6 +62,8 @@ def _sampler_step(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, autoc
                   t: int = 500) -> torch.Tensor:
     """One ancestral step's work: a network call and the update (constants do not matter for timing)."""
     tt = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
+    if autocast is None:
+        autocast = _device.bf16_for(getattr(model, "width", None), x.device)
     with _device.autocast(x.device, autocast):
         eps = model(x, tt, labels).float()
     return (x - 0.01 * eps) * 1.0001 + 0.01 * torch.randn_like(x)
