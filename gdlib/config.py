@@ -231,4 +231,5 @@ def describe(cfg: TrainConfig, n_images: int | None = None) -> str:
             f"({cfg.steps_per_epoch(m)} per epoch), {cfg.sampler} sampling; cache key {cfg.key()}")
 
 
-__all__ = ["LOGGING_ONLY", "EVALUATION_ONLY", "SampleConfig", "TrainConfig", "equal_batches_epochs", "with_equal_batches", "describe"]
+__all__ = ["LOGGING_ONLY", "EVALUATION_ONLY", "SampleConfig", "TrainConfig", "equal_batches_epochs",
+           "with_equal_batches", "describe"]

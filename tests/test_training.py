@@ -308,7 +308,8 @@ def test_changing_the_sampler_re_samples_a_cached_model_and_never_retrains_it():
     final = run_dir(cfg, "resampled") / "final.pt"
     before = (final.stat().st_mtime_ns, final.read_bytes())
     first = evaluate(cfg, "resampled", "final", layers=())
-    for other in (dataclasses.replace(cfg, sampler="ddpm"), dataclasses.replace(cfg, sample_steps=5), dataclasses.replace(cfg, eta=0.0)):
+    for change in ({"sampler": "ddpm"}, {"sample_steps": 5}, {"eta": 0.0}):
+        other = dataclasses.replace(cfg, **change)
         assert other.key() == cfg.key() and run_dir(other, "resampled") == run_dir(cfg, "resampled")
         assert ensure_trained(other, "resampled", progress=False) is False  # found trained: no training
         assert eval_path(other, "resampled", "final") != eval_path(cfg, "resampled", "final")
@@ -319,7 +320,8 @@ def test_changing_the_sampler_re_samples_a_cached_model_and_never_retrains_it():
     assert not (run_dir(cfg, "resampled") / "last.pt").exists()
     # the training settings still key the model, and the evaluation settings still key the samples
     assert dataclasses.replace(cfg, lr=2e-3).key() != cfg.key()
-    assert eval_path(dataclasses.replace(cfg, sample_steps=5, sampler="ddpm"), "x", "final").name == "eval_final_ddpm.npz"
+    ddpm = dataclasses.replace(cfg, sample_steps=5, sampler="ddpm")
+    assert eval_path(ddpm, "x", "final").name == "eval_final_ddpm.npz"
 
 
 def test_an_unreadable_evaluation_is_moved_aside_and_sampled_again():
