@@ -23,6 +23,31 @@ from gdlib.model import ALL_ATTENTION, UNet, check_image_size, check_unet
 
 #: Fields that change what is logged along the way, not the trained weights: kept out of the cache key.
 LOGGING_ONLY = ("log_every", "sample_batch_size", "eval_epochs")
+#: How the trained model is sampled for evaluation (App. A.3), not how it is trained: kept out of the cache key,
+#: they key its evaluations instead (:class:`SampleConfig`, :func:`gdlib.runs.eval_path`).
+EVALUATION_ONLY = ("sampler", "sample_steps", "eta")
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """How a trained model is sampled for its evaluation (App. A.3): "ddpm" (ancestral, all T steps; ``steps``
+    and ``eta`` unused) or "ddim" with ``steps`` and ``eta``. The sample count is not a setting: an evaluation
+    samples the N*N evaluation centres (:func:`gdlib.regions.evaluation_grid`) or the labels it is given, and
+    keeps them beside its samples. :meth:`tag` names the evaluation files of a run folder."""
+
+    sampler: str = "ddpm"
+    steps: int = 50
+    eta: float = 1.0
+
+    def __post_init__(self) -> None:
+        coerce_floats(self)
+        check_choice("sampler", self.sampler, ("ddpm", "ddim"))
+        check_int("sample_steps", self.steps, 1)
+        check_range("eta", self.eta, 0, 1)
+
+    def tag(self) -> str:
+        """``ddpm``, or ``ddim50-eta1``: what tells two evaluations of one checkpoint apart."""
+        return "ddpm" if self.sampler == "ddpm" else f"ddim{self.steps}-eta{self.eta:g}"
 
 
 def _default_data() -> DatasetConfig:
@@ -41,7 +66,10 @@ class TrainConfig:
 
     The cache key (:meth:`key`) hashes every field but the :data:`LOGGING_ONLY` ones: how often the
     loss is logged, the sampling batch (the sampler's noise does not depend on it,
-    :func:`gdlib.diffusion.sample`) and the epochs evaluated on the way. A finished run found under the
+    :func:`gdlib.diffusion.sample`) and the epochs evaluated on the way; nor the :data:`EVALUATION_ONLY` ones
+    (:attr:`sampling`): sampling is not training, so another sampler re-samples a cached model (its evaluations
+    are keyed by :meth:`SampleConfig.tag`) and never retrains it. The ``metrics.csv`` accuracies along the way
+    are those of the sampler of the config that trained the run (its ``config.json``). A finished run found under the
     key is not evaluated again at other ``eval_epochs``: :func:`evaluate` samples any saved checkpoint.
     Ints given to float fields are stored as floats, and the key hashes numbers by value (6 == 6.0).
 
@@ -145,8 +173,14 @@ class TrainConfig:
         return cls(data=data, **{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
     def key(self) -> str:
-        """The cache folder name: :func:`gdlib.keys.config_key` of every field but :data:`LOGGING_ONLY`."""
-        return config_key({k: v for k, v in self.to_dict().items() if k not in LOGGING_ONLY})
+        """The cache folder name: :func:`gdlib.keys.config_key` of every field but :data:`LOGGING_ONLY` and
+        :data:`EVALUATION_ONLY`."""
+        return config_key({k: v for k, v in self.to_dict().items() if k not in LOGGING_ONLY + EVALUATION_ONLY})
+
+    @property
+    def sampling(self) -> SampleConfig:
+        """The evaluation settings of this config (:class:`SampleConfig`)."""
+        return SampleConfig(self.sampler, self.sample_steps, self.eta)
 
     # what the config builds -----------------------------------------------------------------------
     def make_model(self) -> UNet:
@@ -197,4 +231,5 @@ def describe(cfg: TrainConfig, n_images: int | None = None) -> str:
             f"({cfg.steps_per_epoch(m)} per epoch), {cfg.sampler} sampling; cache key {cfg.key()}")
 
 
-__all__ = ["LOGGING_ONLY", "TrainConfig", "equal_batches_epochs", "with_equal_batches", "describe"]
+__all__ = ["LOGGING_ONLY", "EVALUATION_ONLY", "SampleConfig", "TrainConfig", "equal_batches_epochs",
+           "with_equal_batches", "describe"]

@@ -39,7 +39,7 @@ from gdlib import images as img
 from gdlib.checks import check_choice, check_int, check_positive, check_range
 from gdlib.keys import coerce_floats, config_key
 from gdlib.paths import atomic_write_bytes, data_dir, move_aside
-from gdlib.regions import Cross, HoldOut, grid, region_codes
+from gdlib.regions import CROSS_READINGS, Cross, HoldOut, grid, region_codes
 
 CATEGORIES = ("2D", "rim", "1D", "0D")
 PAPER_MARGIN = 6.0  # App. C.1: a 44 x 44 latent canvas around the 32 x 32 frame
@@ -256,17 +256,28 @@ def kept_fraction(cfg: DatasetConfig) -> float:
     return float((train & formula).sum() / max(1, candidates.sum()))
 
 
-def centred_in_holdout(cfg: DatasetConfig, into_rim: bool = True) -> int:
-    """Training images drawn with the family's formula (2D or rim) whose centre lies in a held-out region;
-    with ``into_rim`` the regions are taken to extend beyond the frame (the rim images centred in a band's
-    extension count). 0 for every set built with the defaults; the rim images a frame-only cross lets in
-    otherwise."""
+def centred_in_holdout(cfg: DatasetConfig, into_rim: bool = False) -> int:
+    """Training images drawn with the family's formula (2D or rim) whose centre lies in a held-out region: 0 for
+    every set. With ``into_rim`` the cross's bands are taken to extend beyond the frame (its "into rim" reading,
+    :class:`~gdlib.regions.Cross`), so that the rim images centred in a band's extension count: those the paper's
+    reading keeps and the stricter one holds out."""
     if cfg.holdout is None:
         return 0
     labels, category, _, _, train = _split_masks(cfg)
     holdout = replace(cfg.holdout, into_rim=True) if into_rim and hasattr(cfg.holdout, "into_rim") else cfg.holdout
     inside = region_codes(labels, holdout, cfg.n) > 0
     return int((train & np.isin(category, FORMULA_CATEGORIES) & inside).sum())
+
+
+def rim_kept(cfg: DatasetConfig) -> dict[str, int]:
+    """Rim images (partly visible crossings, App. C.1) in the training set of ``cfg`` under each reading of its
+    composition cross (:data:`~gdlib.regions.CROSS_READINGS`: "frame", "into rim"); the same count twice when the
+    hold-out is not a cross or the set has no rim."""
+    rim = CATEGORIES.index("rim")
+    count = lambda c: int(np.sum(categorise(training_labels(c), c) == rim))
+    if not isinstance(cfg.holdout, Cross):
+        return dict.fromkeys(CROSS_READINGS, count(cfg))
+    return {r: count(replace(cfg, holdout=cfg.holdout.read_as(r))) for r in CROSS_READINGS}
 
 
 def nested_subsets(cfg: DatasetConfig, fractions: list[float]) -> dict[float, DatasetConfig]:
@@ -280,8 +291,9 @@ def composition_sets(n: int = 32, sigma: float = 1.0, d: float = 0.1, margin: fl
                      cross: HoldOut | None = None) -> dict[str, DatasetConfig]:
     """The training sets of Sec. 3.2 and App. C.1-C.2 (Fig. 4 a-b, Fig. 9 e-h, Fig. 10 a, d).
 
-    The cross defaults to the paper's [13, 19] band scaled to N, extending into the rim (:class:`Cross`).
-    Only the 2D and rim data are held out; the stripes cover the full range of x and y (Fig. 4b).
+    The cross defaults to the paper's [13, 19] band scaled to N, over the frame only (:class:`Cross`, the paper's
+    reading: rim images centred outside the frame are trained on). Only the 2D and rim data are held out; the
+    stripes cover the full range of x and y (Fig. 4b).
     """
     cross = Cross.scaled(n) if cross is None else cross
     sos = DatasetConfig(family="sos", n=n, sigma=sigma, d=d, margin=margin, holdout=cross)

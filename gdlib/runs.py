@@ -7,8 +7,10 @@
   (joint, x, y; App. A.3) at the evaluation epochs;
 - ``ckpt_epochNNNN.pt`` at the checkpoint epochs (epoch 0 = untrained) and ``final.pt``: the
   weights that sample (the EMA weights when EMA is on), for the representation over training (Fig. 2);
-- ``eval_epochNNNN.npz``: the samples of each evaluation (uint8 images, labels, estimated centres
-  and the layer-4 activations at the last denoising step), reused by notebooks 02-04;
+- ``eval_epochNNNN_<sampling>.npz`` and ``eval_final_<sampling>.npz``: the samples of each evaluation (uint8
+  images, labels, estimated centres and the layer-4 activations at the last denoising step), reused by notebooks
+  02-04, one file per evaluation setting (:meth:`gdlib.config.SampleConfig.tag`, e.g. ``ddim50-eta1``): sampling
+  is not training, so the run folder (keyed without the sampler) holds the evaluations of every sampler;
 - while training, ``last.pt`` and ``last.prev.pt``: the resumable state (:mod:`gdlib.training`).
 
 A cache file that cannot be read (truncated, corrupted) is never used silently: an unreadable
@@ -168,8 +170,10 @@ def generates_requested(ev: Evaluation, minimum: float) -> Outcome:
 
 
 def eval_path(cfg: TrainConfig, name: str, epoch: int | str) -> Path:
+    """``eval_<final|epochNNNN>_<sampling tag>.npz``: an evaluation is keyed by its checkpoint and by the
+    evaluation settings (:class:`~gdlib.config.SampleConfig`), so another sampler gives new samples."""
     tag = "final" if epoch == "final" else f"epoch{int(epoch):04d}"
-    return run_dir(cfg, name) / f"eval_{tag}.npz"
+    return run_dir(cfg, name) / f"eval_{tag}_{cfg.sampling.tag()}.npz"
 
 
 def sample_and_score(model: torch.nn.Module, cfg: TrainConfig, epoch: int | str = "final",
@@ -180,8 +184,9 @@ def sample_and_score(model: torch.nn.Module, cfg: TrainConfig, epoch: int | str 
     only, so every checkpoint is sampled from the same noise."""
     n = cfg.data.n
     labels = evaluation_grid(n) if labels is None else np.asarray(labels, dtype=np.float32)
-    out = diffusion.sample(model, cfg.schedule(), labels, n, method=cfg.sampler, steps=cfg.sample_steps,
-                           eta=cfg.eta, seed=cfg.seed + 12345, batch_size=cfg.sample_batch_size,
+    how = cfg.sampling
+    out = diffusion.sample(model, cfg.schedule(), labels, n, method=how.sampler, steps=how.steps,
+                           eta=how.eta, seed=cfg.seed + 12345, batch_size=cfg.sample_batch_size,
                            capture=layers, progress=progress)
     return scored(cfg, epoch, out.uint8(), labels,
                   {k: v.numpy().astype(np.float32) for k, v in out.activations.items()})

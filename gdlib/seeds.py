@@ -82,8 +82,10 @@ def mean_accuracy(accs: Sequence[Accuracy]) -> Accuracy:
         raise ValueError("mean_accuracy needs at least one Accuracy")
     table = np.array([[a.joint, a.x, a.y] for a in accs])
     m, sd, worst = mean(table), spread(table), lowest(table)
+    graded = mean(np.array([[a.median_error, a.within_one] for a in accs]))  # the graded error, mean over seeds
     return Accuracy(float(m[0]), float(m[1]), float(m[2]), accs[0].count, (float(sd[0]), float(sd[1]), float(sd[2])),
-                    int(np.isfinite(table[:, 0]).sum()), float(worst[0]) if len(accs) > 1 else None)
+                    int(np.isfinite(table[:, 0]).sum()), float(worst[0]) if len(accs) > 1 else None,
+                    float(graded[0]), float(graded[1]))
 
 
 def mean_scores(per_seed: Sequence[Mapping[str, Mapping[str, Accuracy]]]) -> dict[str, dict[str, Accuracy]]:

@@ -21,6 +21,7 @@ from gdlib.accuracy import (
 )
 from gdlib.images import render
 from gdlib.regions import evaluation_grid
+from gdlib.seeds import mean_accuracy
 
 N = 16
 
@@ -151,3 +152,15 @@ def test_formula_images_of_both_families_are_found_exactly_by_their_own_rule():
 def test_an_unknown_family_is_refused_by_name():
     with pytest.raises(ValueError, match="family"):
         estimate_centres(np.zeros((N, N)), family="stripes")
+
+
+def test_the_graded_error_is_the_median_pixel_distance_and_counts_a_sample_one_pixel_off_as_within_one_pixel():
+    labels = np.array([[5.0, 5.0], [5.0, 5.0], [5.0, 5.0], [5.0, 5.0]])
+    centres = np.array([[5.0, 5.0], [6.0, 5.0], [5.0, 3.0], [5.0, 5.0]])  # exact, 1 px off in x, 2 px off in y
+    acc = accuracy(labels, centres)
+    assert acc.joint == 0.5 and acc.within_one == 0.75 and acc.median_error == 0.5
+    strict = accuracy(labels, centres, valid=np.array([True, True, True, False]))  # a fallback: infinitely far
+    assert strict.joint == 0.25 and strict.within_one == 0.5 and strict.median_error == 1.5
+    torus = accuracy(np.array([[1.0, 1.0]]), np.array([[16.0, 1.0]]), n=16, periodic=True)  # 1 px across the edge
+    assert torus.joint == 0.0 and torus.median_error == 1.0 and torus.within_one == 1.0
+    assert mean_accuracy([acc, strict]).median_error == 1.0 and mean_accuracy([acc, strict]).within_one == 0.625

@@ -82,13 +82,16 @@ def test_region_scores_of_synthetic_images_are_exact(family):
     cross, labels, images = synthetic_cross_samples(n, family)
     centres = estimate_centres(images)  # darkest pixel: the crossing of an SOS, the peak of a bump
     s = region_accuracy(labels, centres, n, cross)
-    assert s[IN_DISTRIBUTION] == Accuracy(1.0, 1.0, 1.0, 169)
-    assert s["vertical"] == Accuracy(0.0, 0.0, 1.0, 39)
-    assert s["horizontal"] == Accuracy(0.0, 1.0, 0.0, 39)
-    assert s["intersection"] == Accuracy(0.0, 0.0, 0.0, 9)
-    assert s[OOD] == Accuracy(0.0, 39 / 87, 39 / 87, 87)
-    assert s[ALL] == Accuracy(169 / 256, 208 / 256, 208 / 256, 256)
+    core = lambda a: (a.joint, a.x, a.y, a.count)
+    assert core(s[IN_DISTRIBUTION]) == (1.0, 1.0, 1.0, 169)
+    assert core(s["vertical"]) == (0.0, 0.0, 1.0, 39)
+    assert core(s["horizontal"]) == (0.0, 1.0, 0.0, 39)
+    assert core(s["intersection"]) == (0.0, 0.0, 0.0, 9)
+    assert core(s[OOD]) == (0.0, 39 / 87, 39 / 87, 87)
+    assert core(s[ALL]) == (169 / 256, 208 / 256, 208 / 256, 256)
     assert list(s) == [IN_DISTRIBUTION, "vertical", "horizontal", "intersection", OOD, ALL]
+    assert (s[IN_DISTRIBUTION].median_error, s[IN_DISTRIBUTION].within_one) == (0.0, 1.0)
+    assert (s["vertical"].median_error, s["vertical"].within_one) == (3.0, 0.0)  # shifted by 3 pixels
 
 
 def test_square_scores_count_only_the_wrong_samples_inside_the_square():
@@ -99,8 +102,8 @@ def test_square_scores_count_only_the_wrong_samples_inside_the_square():
     wrong = inside & (labels[:, 0] <= 3)  # half of the 6 x 6 corner (x in 1..3) drawn 5 pixels off in x
     drawn[wrong, 0] += 5
     s = region_accuracy(labels, estimate_centres(render("bump", drawn[:, 0], drawn[:, 1], n)), n, square)
-    assert s["square"] == Accuracy(0.5, 0.5, 1.0, 36)
-    assert s[IN_DISTRIBUTION] == Accuracy(1.0, 1.0, 1.0, 220)
+    assert s["square"] == Accuracy(0.5, 0.5, 1.0, 36, median_error=2.5, within_one=0.5)  # 18 exact, 18 off by 5
+    assert s[IN_DISTRIBUTION] == Accuracy(1.0, 1.0, 1.0, 220, median_error=0.0, within_one=1.0)
 
 
 def test_c6a_and_c6b_separate_a_composing_copier_from_an_interpolating_oracle():
@@ -187,6 +190,18 @@ def test_every_training_set_of_the_quick_sweep_is_non_empty_and_avoids_its_held_
         assert centred_in_holdout(m.data) == 0, m.key  # no 2D or rim image centred in a band or its extension
 
 
+def test_the_into_rim_variant_retrains_only_the_models_whose_rim_the_reading_changes():
+    models = quick_models()
+    variants = comp.by_key(comp.under_reading(models, "into rim"))
+    assert set(variants) == {f"{k} (into rim)" for k in ("2D", "1D", "2D+1D", "1D + rim", "bump+stripes 100%",
+                                                         "bump+stripes 20%")}
+    same = {k for k, m in comp.by_key(models).items() if f"{k} (into rim)" in variants
+            and variants[f"{k} (into rim)"].config.key() == m.config.key()}
+    assert same == {"2D", "1D"}  # no rim in their training sets: one model serves both readings
+    assert all(v.scoring.reading == "into rim" for v in variants.values())
+    assert all(variants[f"{k} (into rim)"].data.holdout.reading == "into rim" for k in ("2D+1D", "bump+stripes 20%"))
+
+
 def test_bump_steps_lengthen_only_the_bump_models_so_compared_models_stay_equal():
     base = TrainConfig(width=16, heads=1, attention_resolutions=(2, 4, 8), steps=10)
     models = comp.experiment_models(base, n=QUICK_N, d=0.25, keep_fractions=[1.0, 0.2], lesion_widths=[1.0, 6.0],
@@ -232,6 +247,9 @@ def test_tables_and_figures_are_built_from_scores():
     scores = {m.key: scoring.score_evaluation(m, evs[m.key]) for m in models}
     rows = comp.results_table(models, scores)
     assert len(rows) == 3 * 6 + 1 * 6 + 2 * 6 + 2 * 4 + 8 * 4
+    assert {"median px", "within 1 px"} <= set(rows.columns)  # the graded error beside accuracy in every row
+    both = comp.results_table(models, scores, {"formula oracle": scores})
+    assert len(both) == 2 * len(rows) and list(both["generator"][:2]) == ["model", "formula oracle"]
     gates = {m.key: cc.gate(m, scores[m.key], stripes=0.9 if m.learnt_metric == "stripes" else None) for m in models}
     text = text_table(cc.learnt_table(models[:2], scores, gates), comp.PERCENT_COLUMNS)
     assert "ID joint" in text and "100%" in text

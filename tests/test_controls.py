@@ -617,19 +617,29 @@ def test_no_centre_of_notebook_07_is_both_trained_and_held_out(lattice_configs):
         assert len(unseen) > 0 and not pe.seen_mask(cfg, unseen).any(), key
 
 
-@pytest.mark.parametrize("cross, leaked", [
-    (Cross.scaled(16, into_rim=False), 832),  # the first version's band [6.5, 9.5]: 13 x values on the grid
-    (Cross.centred(16, 6.0, into_rim=False), 1600),  # notebook 05's band [5, 11]: 25 x values
+@pytest.mark.parametrize("cross, kept", [
+    (Cross.scaled(16), 832),  # the first version's band [6.5, 9.5]: 13 x values on the grid
+    (Cross.centred(16, 6.0), 1600),  # notebook 05's band [5, 11]: 25 x values
 ])
-def test_a_cross_that_stops_at_the_frame_lets_the_rim_images_of_the_2d_plus_1d_set_into_its_bands(cross, leaked):
+def test_the_paper_cross_keeps_the_rim_images_of_the_2d_plus_1d_set_centred_in_its_bands_extension(cross, kept):
     # a rim image has one coordinate in the frame and the other visible outside it: 16 grid values on either side
-    # at d = 0.25 (a stripe centred up to 4.7 pixels out still darkens a pixel), so 2 x band values x 32 leak
+    # at d = 0.25 (a stripe centred up to 4.7 pixels out still darkens a pixel), so 2 x band values x 32 are kept
     in_band = round((cross.high - cross.low) / 0.25) + 1
-    assert leaked == 2 * in_band * 32
+    assert kept == 2 * in_band * 32
     sets = composition_sets(n=16, sigma=1.0, d=0.25, margin=6.0, cross=cross)
-    assert centred_in_holdout(sets["2D+1D SOS"]) == leaked
-    sealed = composition_sets(n=16, sigma=1.0, d=0.25, margin=6.0, cross=replace(cross, into_rim=True))
-    assert centred_in_holdout(sealed["2D+1D SOS"]) == 0
+    assert centred_in_holdout(sets["2D+1D SOS"], into_rim=True) == kept
+    sealed = composition_sets(n=16, sigma=1.0, d=0.25, margin=6.0, cross=cross.read_as("into rim"))
+    assert centred_in_holdout(sealed["2D+1D SOS"], into_rim=True) == 0
+
+
+def test_the_formula_oracle_has_zero_graded_error_in_every_region_and_the_copier_not(models, bump_keys):
+    for key, m in models.items():
+        scoring_rule = "strict bumps" if key in bump_keys else "strict"
+        oracle = scoring.score_evaluation(m, control_evaluation(ORACLE, m.config), scoring_rule)
+        for region, acc in oracle.items():
+            assert (acc.median_error, acc.within_one) == (0.0, 1.0), (key, region)
+    copier = scoring.score_evaluation(models["2D"], control_evaluation(COPY, models["2D"].config))
+    assert copier["intersection"].median_error > 1 and copier["intersection"].within_one < 1
 
 
 def test_1d_stripes_with_x_in_the_band_stay_in_the_training_set(models):

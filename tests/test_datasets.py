@@ -11,6 +11,7 @@ import pytest
 from gdlib.datasets import (
     CATEGORIES,
     DatasetConfig,
+    categorise,
     centred_in_holdout,
     composition_sets,
     grid_axis,
@@ -18,10 +19,12 @@ from gdlib.datasets import (
     kept_fraction,
     make_dataset,
     nested_subsets,
+    rim_kept,
     training_labels,
 )
 from gdlib.images import render
 from gdlib.regions import (
+    CROSS_READINGS,
     CentreSquare,
     Cross,
     Lesion,
@@ -135,14 +138,43 @@ def test_cross_holdout_sizes_match_the_geometry():
     assert counts[1] == counts[2] == 61 * 259  # vertical and horizontal parts
 
 
-def test_cross_region_codes_name_the_parts_and_the_bands_reach_into_the_rim_unless_told_not_to():
+def test_cross_region_codes_name_the_parts_and_only_the_into_rim_reading_reaches_beyond_the_frame():
     labels = np.array([[16, 5], [5, 16], [16, 16], [5, 5], [16, -3]])
-    codes = Cross(13, 19).codes(labels, 32)
+    codes = Cross(13, 19).codes(labels, 32)  # the paper's reading: the frame only
     names = [Cross.parts.get(int(c), "in") for c in codes]
-    assert names == ["vertical", "horizontal", "intersection", "in", "vertical"]
-    frame_only = Cross(13, 19, into_rim=False).codes(labels, 32)
-    assert [Cross.parts.get(int(c), "in") for c in frame_only][-1] == "in"
+    assert names == ["vertical", "horizontal", "intersection", "in", "in"]
+    into_rim = Cross(13, 19).read_as("into rim")
+    assert into_rim == Cross(13, 19, into_rim=True) and into_rim.reading == "into rim" == CROSS_READINGS[1]
+    assert [Cross.parts.get(int(c), "in") for c in into_rim.codes(labels, 32)][-1] == "vertical"
     assert Cross.centred(32) == Cross(13.0, 19.0) and Cross.centred(16) == Cross(5.0, 11.0)
+    assert Cross.centred(16).reading == "frame" and Cross.scaled(16, reading="into rim").into_rim
+    with pytest.raises(ValueError, match="reading"):
+        Cross().read_as("rim")
+
+
+@pytest.mark.parametrize("n, d, counts, extension", [
+    (16, 0.25, {"2D": 1600, "rim": 5184, "1D": 2910, "0D": 225}, 1600),
+    (32, 0.1, {"2D": 67600, "rim": 60984, "1D": 28350, "0D": 1225}, 10248),
+])
+def test_the_paper_hold_out_keeps_the_rim_and_every_stripe_and_the_variant_drops_exactly_the_band_extension(
+        n, d, counts, extension):
+    cfg = composition_sets(n=n, d=d, cross=Cross.centred(n))["2D+1D SOS"]
+    assert cfg.holdout.reading == "frame"  # the default: Sec. 3.2, App. C.1-C.2
+    grid = grid_centres(cfg)
+    everything = categorise(grid, cfg)
+    per_category = lambda c: {name: int(np.sum(categorise(training_labels(c), c) == i))
+                              for i, name in enumerate(CATEGORIES)}
+    assert per_category(cfg) == counts
+    for name in ("rim", "1D", "0D"):  # nothing of these is held out: no rim image, no 1D stripe
+        assert counts[name] == int(np.sum(everything == CATEGORIES.index(name))), name
+    variant = replace(cfg, holdout=cfg.holdout.read_as("into rim"))
+    assert per_category(variant) == {**counts, "rim": counts["rim"] - extension}
+    dropped = {tuple(x) for x in training_labels(cfg)} - {tuple(x) for x in training_labels(variant)}
+    band = lambda v: (v >= cfg.holdout.low - 1e-6) & (v <= cfg.holdout.high + 1e-6)
+    rim = grid[everything == CATEGORIES.index("rim")]
+    assert dropped == {tuple(x) for x in rim[band(rim[:, 0]) | band(rim[:, 1])]}  # exactly the bands' extension
+    assert len(dropped) == extension == centred_in_holdout(cfg, into_rim=True)
+    assert rim_kept(cfg) == {"frame": counts["rim"], "into rim": counts["rim"] - extension}
 
 
 def test_evaluation_grid_is_the_integer_centres():
@@ -221,15 +253,16 @@ def test_subsampling_keeps_stripes_and_thins_every_bump_image_the_rim_included()
     assert kept_fraction(replace(cfg, keep_fraction=0.2)) == pytest.approx(0.2, abs=1e-3)
 
 
-def test_no_training_image_is_centred_in_a_held_out_band_or_its_extension_but_stripes_cover_the_band():
-    sets = composition_sets(n=16, d=0.25, cross=Cross.centred(16))
-    for name, cfg in sets.items():
-        assert centred_in_holdout(cfg) == 0, name
-    labels = training_labels(sets["2D+1D SOS"])
-    in_band = (labels[:, 0] >= 5) & (labels[:, 0] <= 11)
-    assert (in_band & ((labels[:, 1] < -3.7) | (labels[:, 1] > 16 + 3.7))).any()  # 1D stripes at held-out x
-    leaky = composition_sets(n=16, d=0.25, cross=Cross.scaled(16, into_rim=False))["2D+1D SOS"]
-    assert centred_in_holdout(leaky) == 832  # the rim images a frame-only cross lets in (the first version's)
+def test_no_training_image_is_centred_in_a_held_out_band_under_either_reading_and_stripes_cover_the_band():
+    for reading in CROSS_READINGS:
+        sets = composition_sets(n=16, d=0.25, cross=Cross.centred(16, reading=reading))
+        for name, cfg in sets.items():
+            assert centred_in_holdout(cfg) == 0, (reading, name)
+        labels = training_labels(sets["2D+1D SOS"])
+        in_band = (labels[:, 0] >= 5) & (labels[:, 0] <= 11)
+        assert (in_band & ((labels[:, 1] < -3.7) | (labels[:, 1] > 16 + 3.7))).any()  # 1D stripes at held-out x
+    paper = composition_sets(n=16, d=0.25, cross=Cross.scaled(16))["2D+1D SOS"]
+    assert centred_in_holdout(paper, into_rim=True) == 832  # rim images the paper's reading keeps: [6.5, 9.5] extended
 
 
 def test_heldout_split_is_the_complement():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gdlib.config import LOGGING_ONLY, TrainConfig
+from gdlib.config import EVALUATION_ONLY, LOGGING_ONLY, TrainConfig
 from gdlib.datasets import DatasetConfig
 from gdlib.keys import canonical, config_key
 from gdlib.regions import Cross
@@ -42,7 +42,7 @@ def test_training_and_dataset_configs_share_one_key_function():
     data = DatasetConfig(n=8, d=1.0)
     assert data.key() == config_key(data.to_dict())
     cfg = TrainConfig(data=data)
-    assert cfg.key() == config_key({k: v for k, v in cfg.to_dict().items() if k not in LOGGING_ONLY})
+    assert cfg.key() == config_key({k: v for k, v in cfg.to_dict().items() if k not in LOGGING_ONLY + EVALUATION_ONLY})
 
 
 @pytest.mark.parametrize("field,value", [("log_every", 7), ("sample_batch_size", 3), ("eval_epochs", (0, 1))])
@@ -51,8 +51,18 @@ def test_logging_only_fields_do_not_change_the_training_key(field, value):
     assert TrainConfig(**{**base.__dict__, field: value}).key() == base.key()
 
 
+@pytest.mark.parametrize("field,value", [("sampler", "ddim"), ("sample_steps", 10), ("eta", 0.0)])
+def test_evaluation_settings_do_not_change_the_training_key(field, value):
+    # issue 20 item 7: sampling is not training; the settings key the evaluations instead (gdlib.runs.eval_path)
+    base = TrainConfig(data=DatasetConfig(n=8, d=1.0), epochs=2)
+    other = TrainConfig(**{**base.__dict__, field: value})
+    assert other.key() == base.key()
+    # the evaluation files' tag: the ancestral sampler uses neither the step count nor eta
+    assert other.sampling.tag() == {"sampler": "ddim50-eta1", "sample_steps": "ddpm", "eta": "ddpm"}[field]
+
+
 def test_fields_that_change_the_weights_do_change_the_key():
     base = TrainConfig(data=DatasetConfig(n=8, d=1.0), epochs=2)
     changed = [TrainConfig(**{**base.__dict__, f: v}) for f, v in
-               [("checkpoint_epochs", (1,)), ("epochs", 3), ("lr", 1e-3), ("seed", 1), ("sample_steps", 10)]]
+               [("checkpoint_epochs", (1,)), ("epochs", 3), ("lr", 1e-3), ("seed", 1), ("batch_size", 32)]]
     assert len({c.key() for c in changed} | {base.key()}) == len(changed) + 1

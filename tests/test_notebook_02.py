@@ -47,4 +47,4 @@ def test_notebook_02_runs_at_smoke_size_and_saves_its_figures_and_claim(tmp_path
     assert {f.file for f in records} == {f"figures/{name}" for name in figures}
     runs = list((out / "models" / "torus").glob("*/final.pt"))
     assert len(runs) == 1
-    assert (runs[0].parent / "ckpt_epoch0000.pt").exists() and (runs[0].parent / "eval_final.npz").exists()
+    assert (runs[0].parent / "ckpt_epoch0000.pt").exists() and any(runs[0].parent.glob("eval_final_*.npz"))

@@ -48,7 +48,7 @@ def test_notebook_06_runs_under_smoke_and_records_fig5_and_claim_c10(tmp_path, m
         "blank", "nearest training image", "null world: stripes do nothing", "null world: stripes hurt"}
     assert {f.paper_figure for f in figures} >= {"Fig. 5a-b", "Fig. 5c"}
     # the smoke sweep: 2 data sets x 2 sizes x 2 percentages x 1 seed, every model trained and evaluated
-    finals = list((tmp_path / "models" / "sample_efficiency").glob("*/eval_final.npz"))
+    finals = list((tmp_path / "models" / "sample_efficiency").glob("*/eval_final_*.npz"))
     assert len(finals) == 8
     report = (tmp_path / "REPORT.md").read_text()
     assert "| C10 |" in report and "06_fig5c_data_needed.png" in report

@@ -33,8 +33,9 @@ def test_mean_accuracy_is_the_mean_with_the_sample_sd_of_joint_x_and_y():
 
 
 def test_one_seed_has_no_spread_and_equals_its_own_accuracy():
-    m = mean_accuracy([Accuracy(0.7, 0.8, 0.9, 5)])
-    assert m == Accuracy(0.7, 0.8, 0.9, 5) and m.seeds == 1 and m.sd == (0.0, 0.0, 0.0)
+    one = Accuracy(0.7, 0.8, 0.9, 5, median_error=1.0, within_one=0.6)
+    m = mean_accuracy([one])
+    assert m == one and m.seeds == 1 and m.sd == (0.0, 0.0, 0.0)
 
 
 def test_nan_is_left_out_of_mean_and_spread_and_all_nan_stays_nan():

@@ -16,8 +16,17 @@ from gdlib import device, diffusion, runs, training
 from gdlib.config import TrainConfig, equal_batches_epochs, with_equal_batches
 from gdlib.datasets import DatasetConfig
 from gdlib.paths import CorruptFileError, CorruptFileWarning
-from gdlib.runs import evaluate, final_state, layer_activations, load_checkpoint, load_metrics, run_dir, saved_epochs
-from gdlib.training import NonFiniteLoss, get_or_train
+from gdlib.runs import (
+    eval_path,
+    evaluate,
+    final_state,
+    layer_activations,
+    load_checkpoint,
+    load_metrics,
+    run_dir,
+    saved_epochs,
+)
+from gdlib.training import NonFiniteLoss, ensure_trained, get_or_train
 
 device.setup(threads=1)
 
@@ -53,9 +62,10 @@ def test_the_cache_key_is_a_deterministic_hash_of_the_fields_that_shape_the_weig
     a, b = tiny(), tiny()
     assert a.key() == b.key() and len(a.key()) == 12
     assert tiny(checkpoint_epochs=(3, 1, 0)).key() == a.key()  # tuples are canonicalised
-    keys = {tiny(**{f: v}).key() for f, v in [("lr", 2e-3), ("seed", 1), ("width", 16), ("eta", 0.0)]}
+    keys = {tiny(**{f: v}).key() for f, v in [("lr", 2e-3), ("seed", 1), ("width", 16), ("T", 50)]}
     keys.add(tiny(data=dataclasses.replace(TINY_DATA, periodic=False)).key())
     assert a.key() not in keys and len(keys) == 5
+    assert tiny(eta=0.0).key() == tiny(sampler="ddpm").key() == a.key()  # evaluation settings, not training
     assert run_dir(a, "x").name == a.key()
 
 
@@ -98,7 +108,7 @@ def test_a_few_training_steps_lower_the_loss_and_leave_the_promised_files():
     folder = run_dir(cfg, "tiny")
     names = {p.name for p in folder.iterdir()}
     assert {"config.json", "metrics.csv", "final.pt", "ckpt_epoch0000.pt", "ckpt_epoch0004.pt",
-            "ckpt_epoch0008.pt", "eval_epoch0000.npz", "eval_final.npz"} <= names
+            "ckpt_epoch0008.pt", "eval_epoch0000_ddim3-eta1.npz", "eval_final_ddim3-eta1.npz"} <= names
     assert "last.pt" not in names  # removed once final.pt exists
     assert saved_epochs(cfg, "tiny") == [0, 4, 8]
     untrained = load_checkpoint(cfg, "tiny", 0)
@@ -174,7 +184,7 @@ def test_a_cached_evaluation_is_rescored_with_the_current_centre_estimator():
     # written under an older estimator cannot carry its numbers into a notebook.
     cfg = tiny(epochs=1, checkpoint_epochs=(), eval_epochs=())
     get_or_train(cfg, "rescored", progress=False)
-    path = run_dir(cfg, "rescored") / "eval_final.npz"
+    path = eval_path(cfg, "rescored", "final")
     with np.load(path) as z:
         stored = {k: z[k] for k in z.files}
     truth = evaluate(cfg, "rescored", "final", layers=())
@@ -291,13 +301,36 @@ def test_when_both_resume_states_are_unreadable_training_starts_again_with_the_s
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_changing_the_sampler_re_samples_a_cached_model_and_never_retrains_it():
+    # issue 20 item 7: sampler, sampling steps and eta are evaluation settings, out of the training key
+    cfg = tiny(epochs=1, checkpoint_epochs=(), eval_epochs=())
+    get_or_train(cfg, "resampled", progress=False)
+    final = run_dir(cfg, "resampled") / "final.pt"
+    before = (final.stat().st_mtime_ns, final.read_bytes())
+    first = evaluate(cfg, "resampled", "final", layers=())
+    for change in ({"sampler": "ddpm"}, {"sample_steps": 5}, {"eta": 0.0}):
+        other = dataclasses.replace(cfg, **change)
+        assert other.key() == cfg.key() and run_dir(other, "resampled") == run_dir(cfg, "resampled")
+        assert ensure_trained(other, "resampled", progress=False) is False  # found trained: no training
+        assert eval_path(other, "resampled", "final") != eval_path(cfg, "resampled", "final")
+        again = evaluate(other, "resampled", "final", layers=())
+        assert eval_path(other, "resampled", "final").exists()
+        assert not np.array_equal(again.images, first.images)  # new samples, from the same weights
+    assert (final.stat().st_mtime_ns, final.read_bytes()) == before  # the checkpoint is untouched
+    assert not (run_dir(cfg, "resampled") / "last.pt").exists()
+    # the training settings still key the model, and the evaluation settings still key the samples
+    assert dataclasses.replace(cfg, lr=2e-3).key() != cfg.key()
+    ddpm = dataclasses.replace(cfg, sample_steps=5, sampler="ddpm")
+    assert eval_path(ddpm, "x", "final").name == "eval_final_ddpm.npz"
+
+
 def test_an_unreadable_evaluation_is_moved_aside_and_sampled_again():
     cfg = tiny(epochs=1, checkpoint_epochs=(), eval_epochs=())
     get_or_train(cfg, "evalbroken", progress=False)
     truth = evaluate(cfg, "evalbroken", "final", layers=())
-    path = run_dir(cfg, "evalbroken") / "eval_final.npz"
+    path = eval_path(cfg, "evalbroken", "final")
     truncate(path, 0.3)
-    with pytest.warns(CorruptFileWarning, match="eval_final.npz could not be read.*sampled again"):
+    with pytest.warns(CorruptFileWarning, match="eval_final_ddim3-eta1.npz could not be read.*sampled again"):
         again = evaluate(cfg, "evalbroken", "final", layers=())
     assert np.array_equal(again.images, truth.images) and again.accuracy == truth.accuracy
     assert evaluate(cfg, "evalbroken", "final", layers=()).accuracy == truth.accuracy  # cached again

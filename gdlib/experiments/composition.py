@@ -37,11 +37,13 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from gdlib.accuracy import Accuracy
+from gdlib.accuracy import OOD, Accuracy
 from gdlib.checks import check_choice, check_int, check_range
+from gdlib.claims import Gate
 from gdlib.config import TrainConfig
-from gdlib.datasets import PAPER_MARGIN, DatasetConfig, composition_sets
-from gdlib.regions import Cross, HoldOut, Lesion, Square
+from gdlib.datasets import PAPER_MARGIN, DatasetConfig, composition_sets, rim_kept, training_labels
+from gdlib.regions import CROSS_READINGS, IN_DISTRIBUTION, Cross, HoldOut, Lesion, Square
+from gdlib.tables import pct
 
 MODEL_NAME = "composition"
 CROSS_PARTS = ("vertical", "horizontal", "intersection")
@@ -93,8 +95,9 @@ def experiment_models(base: TrainConfig, n: int, sigma: float = 1.0, d: float = 
     compared with each other still train equally long. ``model_steps`` (model key -> steps) overrides both
     for single models, e.g. the two 1D stripe models, which learn late.
 
-    ``cross`` defaults to a 6-pixel band centred on the canvas, extending into the rim (:meth:`Cross.centred`:
-    the paper's [13, 19] at N = 32, whose width follows sigma, not N); ``margin`` is the extended space's (the
+    ``cross`` defaults to a 6-pixel band centred on the canvas over the frame only (:meth:`Cross.centred`: the
+    paper's [13, 19] at N = 32, whose width follows sigma, not N, and the paper's reading, Sec. 3.2 and App.
+    C.1-C.2: rim images centred outside the frame are trained on); ``margin`` is the extended space's (the
     paper's 6 by default, see the module docstring). Lesion and square widths are in pixels.
     """
     cross = Cross.centred(n) if cross is None else cross
@@ -145,20 +148,66 @@ def select(models: Sequence[ModelSpec], experiment: str, **match) -> list[ModelS
     return sorted(out, key=lambda m: (m.value is None, m.value if m.value is not None else 0.0))
 
 
+#: The experiments whose training sets the cross's reading changes: C7, C7b and C8 rest on their models.
+READING_EXPERIMENTS = ("sos", "rim", "bump_stripes")
+
+
+def under_reading(models: Sequence[ModelSpec], reading: str) -> list[ModelSpec]:
+    """The models of :data:`READING_EXPERIMENTS` with their cross read as ``reading`` (:data:`CROSS_READINGS`),
+    keyed ``"<key> (<reading>)"``, to show that reading beside the notebook's. A set that the reading does not
+    change (no rim: the 2D and 1D models) keeps its config, so that a sweep trains that model once."""
+    check_choice("reading", reading, CROSS_READINGS)
+    out = []
+    for m in models:
+        if m.experiment in READING_EXPERIMENTS and isinstance(m.scoring, Cross):
+            cross, config = m.scoring.read_as(reading), m.config
+            if len(set(rim_kept(m.data).values())) > 1:
+                config = replace(config, data=replace(m.data, holdout=cross))
+            out.append(replace(m, key=f"{m.key} ({reading})", scoring=cross, config=config))
+    return out
+
+
 def by_key(models: Sequence[ModelSpec]) -> dict[str, ModelSpec]:
     return {m.key: m for m in models}
 
 
 # tables ---------------------------------------------------------------------------------------------
 #: The columns of :func:`results_table` and of ``composition_claims.learnt_table`` that hold fractions (percentages).
-PERCENT_COLUMNS = ("joint", "x", "y", "ID joint", "ID x", "ID y", "OOD joint", "OOD joint (App. A.3)")
+PERCENT_COLUMNS = ("joint", "x", "y", "ID joint", "ID x", "ID y", "OOD joint", "OOD joint (App. A.3)", "within 1 px",
+                   "OOD within 1 px")
 
 
-def results_table(models: Sequence[ModelSpec], scores: Mapping[str, Mapping[str, Accuracy]]) -> pd.DataFrame:
-    """One row per model and region: model, experiment, value, region, count, joint, x, y."""
-    return pd.DataFrame([{"model": m.key, "experiment": m.experiment, "value": m.value, "region": region,
-                          "count": acc.count, "joint": acc.joint, "x": acc.x, "y": acc.y}
-                         for m in models for region, acc in scores[m.key].items()])
+def results_table(models: Sequence[ModelSpec], scores: Mapping[str, Mapping[str, Accuracy]],
+                  controls: Mapping[str, Mapping[str, Mapping[str, Accuracy]]] | None = None) -> pd.DataFrame:
+    """One row per model and region: model, generator, experiment, value, region, count, joint, x, y and the graded
+    error (:class:`~gdlib.accuracy.Accuracy`: median |mu - mu_hat| in pixels, share within 1 px); with ``controls``
+    (``{kind: {model key: region scores}}``) each control's row follows the model's, in the same columns."""
+    generators = {"model": scores, **(controls or {})}
+    return pd.DataFrame([{"model": m.key, "generator": kind, "experiment": m.experiment, "value": m.value,
+                          "region": region, "count": acc.count, "joint": acc.joint, "x": acc.x, "y": acc.y,
+                          "median px": acc.median_error, "within 1 px": acc.within_one}
+                         for m in models for region in scores[m.key]
+                         for kind, by_model in generators.items() if m.key in by_model
+                         for acc in (by_model[m.key][region],)])
+
+
+def learnt_table(models: Sequence[ModelSpec], scores: Mapping[str, Mapping[str, Accuracy]],
+                 gates: Mapping[str, Gate], headline: Mapping[str, Mapping[str, Accuracy]] | None = None
+                 ) -> pd.DataFrame:
+    """One row per model: training images, steps, in-distribution strict accuracy, its gate
+    (:func:`gdlib.experiments.composition_claims.gate`), OOD strict joint accuracy and graded error (and App. A.3's
+    headline OOD joint beside it when ``headline`` scores are given)."""
+    rows = []
+    for m in models:
+        g, s = gates[m.key], scores[m.key]
+        row = {"model": m.key, "training images": len(training_labels(m.data)), "steps": m.config.steps,
+               "ID joint": s[IN_DISTRIBUTION].joint, "ID x": s[IN_DISTRIBUTION].x, "ID y": s[IN_DISTRIBUTION].y,
+               "gate": f"{m.learnt_metric} {pct(g.value)}", "learnt": g.passed, "OOD joint": s[OOD].joint,
+               "OOD median px": s[OOD].median_error, "OOD within 1 px": s[OOD].within_one}
+        if headline is not None:
+            row["OOD joint (App. A.3)"] = headline[m.key][OOD].joint
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def scale(models: Sequence[ModelSpec], samples_note: str = "", seeds: Sequence[int] | None = None) -> str:
@@ -175,5 +224,6 @@ def scale(models: Sequence[ModelSpec], samples_note: str = "", seeds: Sequence[i
 
 __all__ = [
     "MODEL_NAME", "CROSS_PARTS", "SQUARE_KINDS", "EXPERIMENTS", "ModelSpec", "experiment_models",
-    "select", "by_key", "results_table", "PERCENT_COLUMNS", "scale",
+    "select", "READING_EXPERIMENTS", "under_reading", "by_key", "results_table", "learnt_table", "PERCENT_COLUMNS",
+    "scale",
 ]

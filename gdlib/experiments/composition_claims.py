@@ -21,13 +21,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from gdlib.accuracy import ALL, OOD, Accuracy
 from gdlib.claims import ClaimCheck, ClaimLog, Evidence, Gate, Outcome, Part, judge
 from gdlib.controls import COPY, ORACLE
-from gdlib.datasets import training_labels
-from gdlib.experiments.composition import CROSS_PARTS, ModelSpec, scale
+from gdlib.experiments.composition import CROSS_PARTS, ModelSpec, learnt_table, scale
 from gdlib.regions import IN_DISTRIBUTION, Cross
 from gdlib.seeds import spread_note
 from gdlib.tables import pct
@@ -51,9 +49,10 @@ def gate(model: ModelSpec, scores: Mapping[str, Accuracy], threshold: float = LE
 
 
 def describe_regions(scores: Mapping[str, Accuracy], regions: Sequence[str]) -> str:
-    """``vertical: x 10%, y 90%, joint 9% (n=39); ...`` for a claim's measured field."""
-    return "; ".join(f"{r}: x {pct(scores[r].x)}, y {pct(scores[r].y)}, joint {pct(scores[r].joint)} "
-                     f"(n={scores[r].count})" for r in regions)
+    """``vertical: x 10%, y 90%, joint 9%, median 1 px, 80% within 1 px (n=39); ...`` for a claim's measured
+    field (the graded error: :class:`~gdlib.accuracy.Accuracy`)."""
+    return "; ".join(f"{r}: x {pct(scores[r].x)}, y {pct(scores[r].y)}, joint {pct(scores[r].joint)}, "
+                     f"{scores[r].graded()} (n={scores[r].count})" for r in regions)
 
 
 @dataclass(frozen=True)
@@ -81,9 +80,9 @@ class Subject:
         return self.gain(key, region) / room if room > 0 else math.nan
 
     def describe_ood(self, keys: Iterable[str]) -> str:
-        """``key: OOD joint 40% (copying 20%, n=36); ...``"""
-        return "; ".join(f"{k}: OOD joint {pct(self.scores[k][OOD].joint)} (copying {pct(self.floor[k][OOD].joint)}, "
-                         f"n={self.scores[k][OOD].count})" for k in keys)
+        """``key: OOD joint 40%, median 1 px, 70% within 1 px (copying 20%, n=36); ...``"""
+        return "; ".join(f"{k}: OOD joint {pct(self.scores[k][OOD].joint)}, {self.scores[k][OOD].graded()} (copying "
+                         f"{pct(self.floor[k][OOD].joint)}, n={self.scores[k][OOD].count})" for k in keys)
 
 
 def subjects(scores: Mapping[str, Mapping[str, Accuracy]], controls: Mapping[str, Mapping[str, Mapping[str, Accuracy]]],
@@ -197,33 +196,15 @@ def composes_in_every_cut(s: Subject, keys: Sequence[str], minimum: float, margi
     return Outcome(parts, s.describe_ood(keys))
 
 
-def learnt_table(models: Sequence[ModelSpec], scores: Mapping[str, Mapping[str, Accuracy]],
-                 gates: Mapping[str, Gate], headline: Mapping[str, Mapping[str, Accuracy]] | None = None
-                 ) -> pd.DataFrame:
-    """One row per model: training images, steps, in-distribution strict accuracy, its gate (:func:`gate`), OOD
-    strict joint accuracy (and App. A.3's headline OOD joint beside it when ``headline`` scores are given)."""
-    rows = []
-    for m in models:
-        g, s = gates[m.key], scores[m.key]
-        row = {"model": m.key, "training images": len(training_labels(m.data)), "steps": m.config.steps,
-               "ID joint": s[IN_DISTRIBUTION].joint, "ID x": s[IN_DISTRIBUTION].x, "ID y": s[IN_DISTRIBUTION].y,
-               "gate": f"{m.learnt_metric} {pct(g.value)}", "learnt": g.passed, "OOD joint": s[OOD].joint}
-        if headline is not None:
-            row["OOD joint (App. A.3)"] = headline[m.key][OOD].joint
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 @dataclass(frozen=True)
 class ClaimRecorder:
-    """What notebook 05's claims are measured on: the models by key, the cross, each model's count of training
-    images centred in a held-out band (:func:`gdlib.datasets.centred_in_holdout`), the region scores of the models
-    (their mean over ``seeds``) and of each control kind, and the models' gates."""
+    """What notebook 05's claims are measured on: the models by key, each model's count of rim training images
+    under each reading of the cross (:func:`gdlib.datasets.rim_kept`), the region scores of the models (their mean
+    over ``seeds``) and of each control kind, and the models' gates."""
 
     log: ClaimLog
     models: Mapping[str, ModelSpec]
-    cross: Cross
-    leaks: Mapping[str, int]
+    rims: Mapping[str, Mapping[str, int]]
     scores: Mapping[str, Mapping[str, Accuracy]]
     controls: Mapping[str, Mapping[str, Mapping[str, Accuracy]]]
     gates: Mapping[str, Gate]
@@ -232,15 +213,16 @@ class ClaimRecorder:
     def check(self, id: str, criterion: Callable[[Subject], Outcome], keys: Sequence[str], kinds: Sequence[str],
               statement: str, paper_figure: str, paper_value: str, criterion_text: str, note: str = "") -> ClaimCheck:
         """Record one claim: ``criterion`` on the models ``keys`` and on each control kind in their place, with the
-        scale of those models and, when one of them is scored on the cross, the count of training images centred
-        in a held-out band."""
-        cross_keys = [k for k in keys if self.models[k].scoring == self.cross]
-        leak = f"training images centred in a held-out band or its extension: {sum(self.leaks[k] for k in cross_keys)}"
+        scale of those models and, when their training sets hold rim images, the reading of the cross they were
+        trained under and how many rim images each reading keeps."""
+        rim = [k for k in keys if isinstance(self.models[k].scoring, Cross) and any(self.rims[k].values())]
+        counts = lambda k: ", ".join(f"{r} {n:,}" for r, n in self.rims[k].items())
+        rims = "; ".join(f"{k} (trained under {self.models[k].scoring.reading!r}): rim images kept by each reading of "
+                         f"the cross: {counts(k)}" for k in rim)
         return self.log.check(id, statement, criterion_text,
                               evidence(criterion, keys, self.scores, self.controls, self.gates, kinds),
                               paper_figure, paper_value, scale([self.models[k] for k in keys], seeds=self.seeds),
-                              note="; ".join(filter(None, [note, leak if cross_keys else "",
-                                                           spread_note(self.scores, keys)])))
+                              note="; ".join(filter(None, [note, rims, spread_note(self.scores, keys)])))
 
 
 __all__ = [
