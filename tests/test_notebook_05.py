@@ -49,7 +49,7 @@ def test_notebook_05_runs_under_smoke_and_records_its_figures_and_claims(tmp_pat
     claims = {c.id: c for c in records}
     assert set(claims) == CLAIMS
     for c in claims.values():
-        assert c.holds is None and c.profile == "smoke" and "smoke" in c.reason
+        assert c.verdict == "not decided" and c.profile == "smoke" and "smoke" in c.reason
         assert "%" in c.measured and c.criterion and c.gates
         assert {r.name for r in c.rows if r.role == "control"} <= {"blank", "nearest training image", "formula oracle"}
     assert "vertical" in claims["C6a"].measured and "intersection" in claims["C6a"].measured
