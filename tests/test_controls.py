@@ -41,7 +41,7 @@ from gdlib.claims import (
     verdict,
 )
 from gdlib.config import TrainConfig
-from gdlib.controls import BLANK, COPY, ORACLE, control_evaluation, oracle_images
+from gdlib.controls import AVERAGE, BLANK, COPY, ORACLE, control_evaluation, oracle_images, two_nearest_indices
 from gdlib.datasets import (
     CATEGORIES,
     DatasetConfig,
@@ -317,26 +317,27 @@ def test_oracle_fails_c6a_while_a_generator_that_composes_without_interpolating_
     assert positive == HOLDS and with_controls == {ORACLE: FAILS}
 
 
-def test_copier_passes_c6b_so_c6b_cannot_tell_while_blank_fails_and_a_composer_passes(models, controls):
+def test_copier_and_average_pass_c6b_so_c6b_cannot_tell_while_blank_fails_and_a_composer_passes(models, controls):
     criterion = lambda s: cc.keeps_other_coordinate(s, "2D", C6B_MIN)
     assert fails(criterion(subject(controls[BLANK], controls)))
+    assert criterion(subject(controls[AVERAGE], controls)).passes  # two neighbours of the copier's: y right too
     # documented in notebook 05: in the vertical part every y value lies in the training set next to an x at the
     # band's edge, so copying the nearest training image gets y right as often as composing does
     copier = criterion(subject(controls[COPY], controls))
     assert copier.passes and controls[COPY]["2D"]["vertical"].y == 1.0 and controls[COPY]["2D"]["horizontal"].x == 1.0
     composer = {"2D": composer_scores(models["2D"])}
     assert criterion(subject(composer, controls)).passes
-    positive, with_controls = region_verdicts(criterion, ["2D"], composer, controls, [BLANK, COPY], models)
-    assert positive == CANNOT_TELL and with_controls == {BLANK: UNDECIDED, COPY: CANNOT_TELL}
+    positive, with_controls = region_verdicts(criterion, ["2D"], composer, controls, [BLANK, COPY, AVERAGE], models)
+    assert positive == CANNOT_TELL and with_controls == {BLANK: UNDECIDED, COPY: CANNOT_TELL, AVERAGE: CANNOT_TELL}
     reason = verdict(cc.evidence(criterion, ["2D"], composer, controls,
                                    {"2D": cc.gate(models["2D"], composer["2D"], LEARNT)}, [BLANK, COPY]), PROFILE)[1]
     assert COPY in reason and BLANK not in reason
 
 
-def test_blank_copier_and_oracle_fail_c7_while_stripes_that_compose_and_a_1d_model_that_does_not_pass(models,
+def test_blank_copier_oracle_and_average_fail_c7_while_stripes_that_compose_and_a_1d_model_that_does_not_pass(models,
                                                                                                        controls):
     criterion = lambda s: cc.composes_everywhere(s, "2D+1D", "1D", C7_MIN, C7_MARGIN, C7_1D_MAX)
-    kinds = [BLANK, COPY, ORACLE]
+    kinds = [BLANK, COPY, ORACLE, AVERAGE]
     for kind in kinds:
         assert fails(criterion(subject(controls[kind], controls))), kind
     # the 2D+1D model draws every crossing; the 1D model gets one stripe right, never the crossing (the copier's 1D)
@@ -347,9 +348,9 @@ def test_blank_copier_and_oracle_fail_c7_while_stripes_that_compose_and_a_1d_mod
     assert decision == HOLDS and all(v != HOLDS for v in with_controls.values()), with_controls
 
 
-def test_blank_copier_and_oracle_fail_c7b_while_a_rim_model_that_composes_passes(models, controls):
+def test_blank_copier_oracle_and_average_fail_c7b_while_a_rim_model_that_composes_passes(models, controls):
     criterion = lambda s: cc.rim_composes(s, "1D + rim", "1D", C7B_MIN, C7B_MARGIN, C7B_GAIN)
-    kinds = [BLANK, COPY, ORACLE]
+    kinds = [BLANK, COPY, ORACLE, AVERAGE]
     for kind in kinds:
         assert fails(criterion(subject(controls[kind], controls))), kind
     positive = {"1D + rim": controls[ORACLE]["1D + rim"], "1D": controls[COPY]["1D"]}
@@ -358,16 +359,17 @@ def test_blank_copier_and_oracle_fail_c7b_while_a_rim_model_that_composes_passes
     assert decision == HOLDS and all(v != HOLDS for v in with_controls.values()), with_controls
 
 
-def test_blank_and_copier_fail_c8_while_bumps_drawn_everywhere_with_all_or_20_percent_pass(models, controls,
+def test_blank_copier_and_average_fail_c8_while_bumps_drawn_everywhere_with_all_or_20_percent_pass(models, controls,
                                                                                             bump_keys):
     full, small = "bump+stripes 100%", "bump+stripes 20%"
     assert set(bump_keys) == {full, small}
     criterion = lambda s: cc.keeps_with_fewer(s, full, small, C8_MIN, C8_MARGIN, C8_TOLERANCE)
-    for kind in (BLANK, COPY):
+    kinds = [BLANK, COPY, AVERAGE]
+    for kind in kinds:
         assert fails(criterion(subject(controls[kind], controls))), kind
     positive = {k: controls[ORACLE][k] for k in (full, small)}  # scored "strict bumps" like the models
     assert criterion(subject(positive, controls)).passes
-    decision, with_controls = region_verdicts(criterion, [full, small], positive, controls, [BLANK, COPY], models)
+    decision, with_controls = region_verdicts(criterion, [full, small], positive, controls, kinds, models)
     assert decision == HOLDS and all(v != HOLDS for v in with_controls.values()), with_controls
 
 
@@ -386,10 +388,32 @@ def test_blank_copier_and_oracle_fail_c9_while_interpolation_across_the_narrow_l
     assert decision == HOLDS and all(v != HOLDS for v in with_controls.values()), with_controls
 
 
-def test_blank_copier_and_oracle_fail_c9b_while_composing_into_the_interior_cut_only_passes(models, controls):
+def test_the_two_image_average_lands_on_a_1px_lesion_so_it_passes_c9_and_c9_cannot_tell(models, controls):
+    keys, widths = ["lesion w=1", "lesion w=6"], [1.0, 6.0]
+    criterion = lambda s: cc.interpolation_falls(s, keys, widths, C9_MARGIN, C9_DROP)
+    # the 1 px lesion at N = 16, d = 0.25: a held-out column x = 8 has training centres 0.75 px away on both sides
+    # at its own y, and nothing nearer; their average's darkest pixel is the held-out column
+    narrow = models["lesion w=1"].data
+    train = training_labels(narrow)
+    pair = train[two_nearest_indices(np.array([[8.0, 5.0]]), train, narrow.n, narrow.periodic)[0]]
+    assert sorted(pair[:, 0]) == [7.25, 8.75] and np.all(pair[:, 1] == 5.0)
+    average = controls[AVERAGE]
+    assert average["lesion w=1"][OOD].joint == 1.0 and controls[COPY]["lesion w=1"][OOD].joint == 0.0
+    # at 6 px a held-out centre is farther than its neighbours allow: the average is right only at the lesion's
+    # edge columns, where the copier is right too, and closes none of the gap
+    assert average["lesion w=6"][OOD].joint == pytest.approx(controls[COPY]["lesion w=6"][OOD].joint)
+    assert subject(average, controls).closed("lesion w=6", OOD) == pytest.approx(0.0)
+    # so today's C9 criterion passes on it, as on a model that interpolates a narrow gap only: C9 cannot tell
+    assert criterion(subject(average, controls)).passes
+    positive = {"lesion w=1": controls[ORACLE]["lesion w=1"], "lesion w=6": controls[COPY]["lesion w=6"]}
+    decision, _ = region_verdicts(criterion, keys, positive, controls, [BLANK, COPY, ORACLE, AVERAGE], models)
+    assert decision == CANNOT_TELL
+
+
+def test_blank_copier_oracle_and_average_fail_c9b_while_composing_into_the_interior_cut_only_passes(models, controls):
     interior, exterior = "bump interior W=6", "bump exterior W=6"
     criterion = lambda s: cc.interior_beats_exterior(s, interior, exterior, C9B_MARGIN, C9B_GAP)
-    kinds = [BLANK, COPY, ORACLE]
+    kinds = [BLANK, COPY, ORACLE, AVERAGE]
     for kind in kinds:
         assert fails(criterion(subject(controls[kind], controls))), kind
     positive = {interior: controls[ORACLE][interior], exterior: controls[COPY][exterior]}
@@ -398,14 +422,15 @@ def test_blank_copier_and_oracle_fail_c9b_while_composing_into_the_interior_cut_
     assert decision == HOLDS and all(v != HOLDS for v in with_controls.values()), with_controls
 
 
-def test_blank_and_copier_fail_c9c_while_sos_composed_into_every_cut_passes(models, controls):
+def test_blank_copier_and_average_fail_c9c_while_sos_composed_into_every_cut_passes(models, controls):
     keys = ["sos interior W=6", "sos exterior W=6"]
     criterion = lambda s: cc.composes_in_every_cut(s, keys, C9C_MIN, C9C_MARGIN)
-    for kind in (BLANK, COPY):
+    kinds = [BLANK, COPY, AVERAGE]
+    for kind in kinds:
         assert fails(criterion(subject(controls[kind], controls))), kind
     positive = {k: controls[ORACLE][k] for k in keys}
     assert criterion(subject(positive, controls)).passes
-    decision, with_controls = region_verdicts(criterion, keys, positive, controls, [BLANK, COPY], models)
+    decision, with_controls = region_verdicts(criterion, keys, positive, controls, kinds, models)
     assert decision == HOLDS and all(v != HOLDS for v in with_controls.values()), with_controls
 
 
@@ -482,9 +507,10 @@ def learning_table() -> pe.SweepTable:
                             "accuracy_seen": [[0.9] * 3] * 3})
 
 
-def test_copier_and_blank_fail_c12_while_unseen_accuracy_learnt_earlier_for_wider_bumps_passes(lattice_configs):
+def test_copier_blank_and_average_fail_c12_while_unseen_accuracy_learnt_earlier_for_wider_bumps_passes(
+        lattice_configs):
     criterion = lambda t: pc.learns_unseen(t, C12_LEVEL, SMALL_SIGMA, LATE_LAMBDA)
-    ctrl = {kind: pe.collect_results(lattice_configs, "unused", 0.005, source=kind) for kind in (COPY, BLANK)}
+    ctrl = {kind: pe.collect_results(lattice_configs, "unused", 0.005, source=kind) for kind in (COPY, BLANK, AVERAGE)}
     for name, table in ctrl.items():
         assert fails(criterion(table)), name
     # the memoriser places every seen centre and no unseen one
@@ -496,7 +522,8 @@ def test_copier_and_blank_fail_c12_while_unseen_accuracy_learnt_earlier_for_wide
     assert decided(criterion, ctrl[BLANK], gates=pc.training_gates(ctrl[BLANK], TRAIN_GATE)) == UNDECIDED
 
 
-def test_oracle_copier_and_blank_fail_c12b_while_a_generator_drawing_wider_bumps_passes(lattice_configs):
+def test_oracle_copier_and_blank_fail_c12b_and_the_average_passes_it_like_a_generator_drawing_wider_bumps(
+        lattice_configs):
     cfg = lattice_configs[(0.1, 0.8)]
     ctrl = {kind: pc.width_evidence(cfg, "unused", ev=control_evaluation(kind, cfg)) for kind in (ORACLE, COPY, BLANK)}
     for name, w in ctrl.items():
@@ -509,6 +536,11 @@ def test_oracle_copier_and_blank_fail_c12b_while_a_generator_drawing_wider_bumps
     assert decided(pc.wider_than_truth, positive, ctrl) == HOLDS
     for name, w in ctrl.items():
         assert decided(pc.wider_than_truth, w, {k: v for k, v in ctrl.items() if k != name}) == FAILS
+    # the pixel average of two neighbouring one-pixel bumps is a two-pixel spot: wider than the truth with no
+    # learning at all, so C12b cannot tell a model that draws wider bumps from it
+    average = pc.width_evidence(cfg, "unused", ev=control_evaluation(AVERAGE, cfg))
+    assert pc.wider_than_truth(average).passes and average.median_half_max > 1
+    assert decided(pc.wider_than_truth, positive, {**ctrl, AVERAGE: average}) == CANNOT_TELL
 
 
 def rising_losses_table(lattice_configs) -> pe.SweepTable:
