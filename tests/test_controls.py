@@ -193,6 +193,8 @@ def test_constant_trajectories_of_untrained_and_noise_fail_c1_while_a_rise_fall_
 def test_untrained_and_noise_fail_c2_while_an_ideal_clifford_torus_passes_and_a_3d_torus_fails(reps):
     for name in ("untrained", "noise", "3d"):
         assert fails(rep.top_four(reps[name])), name
+    # the untrained network holds no ring in the planes fitted to its labels (not only too little top-4 variance)
+    assert not any(p.ring for p in rep.label_planes(reps["untrained"])), rep.top_four(reps["untrained"]).measured
     assert rep.top_four(reps["clifford"]).passes
     controls = {k: reps[k] for k in ("untrained", "noise")}
     assert decided(rep.top_four, reps["clifford"], controls, GATE_PASSED) == HOLDS
