@@ -16,10 +16,11 @@ by one function to every row:
 **Gates**: a claim about a trained model is decided only when that model learnt what it was trained on
 (for example in-distribution strict joint accuracy >= 60%); the gate's value is printed in the row.
 
-**Verdict** (:func:`verdict`), in this order: smoke profile -> not decided; a part of the criterion fails
-on a model whose gate passed -> does not hold; a model the claim rests on failed its gate -> not decided;
-a control passes the criterion -> does not hold (the criterion cannot tell the model from the control);
-otherwise -> holds.
+**Verdict** (:func:`verdict`, one of :data:`VERDICTS`), in this order: smoke profile -> not decided; a part of
+the criterion fails clearly on a model whose gate passed -> does not hold; a model the claim rests on failed its
+gate -> not decided; a control passes the criterion, or does not clearly fail it -> cannot tell (the criterion
+cannot tell the model from the control); a part of the model's criterion is undecided (a measured interval
+straddles its threshold: :attr:`Part.straddles`) -> cannot tell; otherwise -> holds.
 
 :mod:`gdlib.report` turns every notebook's ``outputs/claims/<notebook>.json`` and ``outputs/runs.csv`` into
 ``outputs/REPORT.md``.
@@ -41,21 +42,32 @@ from gdlib.tables import pct
 ROLES = ("model", "control", "reference")
 KINDS = ("claim", "reproduction", "data")
 SMOKE = "smoke"
+#: The four verdicts (issue 22: "cannot tell" when a control passes too, or an interval straddles a threshold).
+VERDICTS = ("holds", "does not hold", "cannot tell", "not decided")
+HOLDS, FAILS, CANNOT_TELL, UNDECIDED = VERDICTS
 S = TypeVar("S")
 
 
 # the pieces of a check ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Part:
-    """One conjunct of a criterion, its outcome, and the models (by name) whose gates it rests on."""
+    """One conjunct of a criterion, its outcome, and the models (by name) whose gates it rests on.
+    ``straddles``: the measured value's interval straddles the threshold, so ``passes`` (the point estimate's
+    outcome) is not decided either way: the part neither clearly passes nor clearly fails."""
 
     name: str
     passes: bool
     models: tuple[str, ...] = ()
+    straddles: bool = False
 
     def __post_init__(self) -> None:  # numpy booleans would be saved as the text "False", which is truthy
         object.__setattr__(self, "passes", bool(self.passes))
         object.__setattr__(self, "models", tuple(self.models))
+        object.__setattr__(self, "straddles", bool(self.straddles))
+
+    @property
+    def clearly_fails(self) -> bool:
+        return not self.passes and not self.straddles
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,11 @@ class Outcome:
     @property
     def passes(self) -> bool:
         return all(p.passes for p in self.parts)
+
+    @property
+    def clearly_fails(self) -> bool:
+        """Some part fails and its interval (if it has one) does not reach the threshold."""
+        return any(p.clearly_fails for p in self.parts)
 
 
 @dataclass(frozen=True)
@@ -128,36 +145,39 @@ def judge(criterion: Callable[[S], Outcome], model: S, controls: Mapping[str, S]
                     {k: criterion(v) for k, v in (references or {}).items()}, tuple(gates))
 
 
-def verdict(evidence: Evidence, profile: str) -> tuple[bool | None, str]:
-    """``(holds, reason)`` by the rules of the module docstring."""
+def verdict(evidence: Evidence, profile: str) -> tuple[str, str]:
+    """``(verdict, reason)`` by the rules of the module docstring; the verdict is one of :data:`VERDICTS`."""
     if profile == SMOKE:
-        return None, "smoke profile: tiny models and samples, not evidence either way"
+        return UNDECIDED, "smoke profile: tiny models and samples, not evidence either way"
     gates = {g.model: g for g in evidence.gates}
     ungated = [p for p in evidence.model.parts if all(gates[m].passed for m in p.models if m in gates)]
-    failed = [p.name for p in ungated if not p.passes]
+    failed = [p.name for p in ungated if p.clearly_fails]
     if failed:
-        return False, "the model fails: " + "; ".join(failed)
+        return FAILS, "the model fails: " + "; ".join(failed)
     unlearnt = [g for g in evidence.gates if not g.passed]
     if unlearnt:
-        return None, "not decided: " + "; ".join(g.describe() for g in unlearnt)
-    passing = [name for name, o in evidence.controls.items() if o.passes]
+        return UNDECIDED, "not decided: " + "; ".join(g.describe() for g in unlearnt)
+    passing = [name for name, o in evidence.controls.items() if not o.clearly_fails]
     if passing:
-        return False, ("a control passes too, so the criterion cannot tell the model from it: "
-                       + ", ".join(passing))
-    return True, "the model passes and every control fails"
+        return CANNOT_TELL, ("a control passes too (or does not clearly fail), so the criterion cannot tell the "
+                             "model from it: " + ", ".join(passing))
+    straddling = [p.name for p in evidence.model.parts if p.straddles]
+    if straddling:
+        return CANNOT_TELL, "the interval straddles the threshold: " + "; ".join(straddling)
+    return HOLDS, "the model passes and every control fails"
 
 
 # one recorded check ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ClaimCheck:
-    """One check of the report. ``holds`` is True/False, or None when not decided (``reason`` says why)."""
+    """One check of the report. ``verdict`` is one of :data:`VERDICTS` (``reason`` says why)."""
 
     id: str
     statement: str
     paper_figure: str
     paper_value: str
     criterion: str
-    holds: bool | None
+    verdict: str
     reason: str
     profile: str
     notebook: str
@@ -175,8 +195,12 @@ class ClaimCheck:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ClaimCheck:
         d = dict(d)
-        rows = tuple(Row(**{**r, "parts": tuple(Part(p["name"], p["passes"], tuple(p["models"]))
-                                                 for p in r.get("parts", ()))}) for r in d.pop("rows", ()))
+        if "holds" in d:  # a record written before the fourth verdict: (True, False, None) -> its verdict
+            holds = d.pop("holds")
+            cannot = holds is False and d.get("reason", "").startswith("a control passes too")
+            d["verdict"] = CANNOT_TELL if cannot else {True: HOLDS, False: FAILS, None: UNDECIDED}[holds]
+        part = lambda p: Part(p["name"], p["passes"], tuple(p["models"]), p.get("straddles", False))  # noqa: E731
+        rows = tuple(Row(**{**r, "parts": tuple(part(p) for p in r.get("parts", ()))}) for r in d.pop("rows", ()))
         gates = tuple(Gate(**g) for g in d.pop("gates", ()))
         return cls(**d, rows=rows, gates=gates)
 
@@ -222,12 +246,12 @@ class ClaimLog:
         ``scale_independent``: the check does not depend on the profile's sizes (exact properties of data, a
         simulation run at the paper's scale at every profile), so smoke decides it too."""
         check_choice("kind", kind, KINDS)
-        holds, reason = verdict(evidence, "" if scale_independent else self.profile)
+        decision, reason = verdict(evidence, "" if scale_independent else self.profile)
         subject = "model"
         if kind != "claim":  # a data check or a simulation: there is no trained model in the row
             subject = "data" if kind == "data" else "simulation"
             reason = reason.replace("the model ", f"the {subject} ")
-        claim = ClaimCheck(id, statement, paper_figure, paper_value, criterion, holds, reason, self.profile,
+        claim = ClaimCheck(id, statement, paper_figure, paper_value, criterion, decision, reason, self.profile,
                            self.notebook, scale, kind, evidence.rows(subject), evidence.gates, note)
         self.claims = [c for c in self.claims if c.id != id] + [claim]
         self.save()
@@ -300,5 +324,6 @@ def assemble_report(root: Path | None = None) -> Path:
     return assemble(root)
 
 
-__all__ = ["Part", "Outcome", "Gate", "Row", "Evidence", "judge", "verdict", "ClaimCheck", "FigureRecord",
-           "ClaimLog", "NotebookRecord", "load_records", "load_claims", "assemble_report"]
+__all__ = ["VERDICTS", "HOLDS", "FAILS", "CANNOT_TELL", "UNDECIDED", "Part", "Outcome", "Gate", "Row", "Evidence",
+           "judge", "verdict", "ClaimCheck", "FigureRecord", "ClaimLog", "NotebookRecord", "load_records",
+           "load_claims", "assemble_report"]

@@ -11,6 +11,9 @@ returns images at the requested centres, which are then scored exactly like a tr
   generalises nothing. On held-out regions it scores what memorisation alone gives.
 - :func:`oracle_images`: the data formula's own image at the requested centre: a generator that composes
   and interpolates perfectly. It is the control for statements that the model *fails* at something.
+- :func:`average_of_nearest_images`: the pixel average of the two training images whose centres are nearest to
+  the requested one: the cheapest "interpolation", with no learning (issue 22). Between two training centres on
+  either side of a narrow gap, the average's darkest pixel lies between them, on the requested centre.
 
 For representations (claims C1-C5), :func:`isotropic_noise` is Gaussian noise of the representation's
 shape; the untrained network is the epoch-0 checkpoint, sampled and captured like every other.
@@ -19,14 +22,15 @@ shape; the untrained network is the epoch-0 checkpoint, sampled and captured lik
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from gdlib.checks import check_choice
 from gdlib.datasets import Dataset, DatasetConfig, make_dataset
 from gdlib.images import render
 from gdlib.regions import nearest_indices
 
-GENERATORS = ("blank", "nearest training image", "formula oracle")
-BLANK, COPY, ORACLE = GENERATORS
+GENERATORS = ("blank", "nearest training image", "formula oracle", "average of two nearest training images")
+BLANK, COPY, ORACLE, AVERAGE = GENERATORS
 
 
 def blank_images(labels: np.ndarray, n: int) -> np.ndarray:
@@ -38,6 +42,41 @@ def nearest_training_images(labels: np.ndarray, train: Dataset) -> np.ndarray:
     """For each requested centre, the training image with the nearest centre: (M, N, N) uint8."""
     cfg = train.config
     return train.images[nearest_indices(labels, train.labels, cfg.n, cfg.periodic)]
+
+
+def two_nearest_indices(queries: np.ndarray, centres: np.ndarray, n: int | None = None, periodic: bool = False,
+                        seed: int = 0) -> np.ndarray:
+    """Indices (M, 2) of the two of ``centres`` (K >= 2, 2) nearest to each query (Euclidean in label space,
+    wrapped with period N when ``periodic``). Ties are broken at random (seeded), as the copier's are
+    (:func:`gdlib.regions.nearest_indices`): on a grid a requested centre is often equidistant from several."""
+    q, c = np.asarray(queries, dtype=np.float64), np.asarray(centres, dtype=np.float64)
+    if len(c) < 2:
+        raise ValueError(f"need at least two training centres to average, got {len(c)}")
+    if periodic:
+        if n is None:
+            raise ValueError("n is required for periodic distances")
+        tree, q = cKDTree(np.mod(c, n), boxsize=float(n)), np.mod(q, n)
+    else:
+        tree = cKDTree(c)
+    dist, first = tree.query(q, k=2)
+    rng = np.random.default_rng(seed)
+    out = np.empty((len(q), 2), dtype=np.int64)
+    for i, (point, (d1, d2)) in enumerate(zip(q, dist)):
+        tied = sorted(tree.query_ball_point(point, d2 + 1e-9))  # every centre as near as the second
+        if d1 < d2 - 1e-9:  # one nearest, then one of those tied for second
+            out[i] = first[i, 0], rng.choice([j for j in tied if j != first[i, 0]])
+        else:
+            out[i] = rng.choice(tied, size=2, replace=False)
+    return out
+
+
+def average_of_nearest_images(labels: np.ndarray, train: Dataset) -> np.ndarray:
+    """For each requested centre, the pixel average of the two training images with the nearest centres:
+    (M, N, N) uint8. No learning: the cheapest way to land between two training centres."""
+    cfg = train.config
+    pair = two_nearest_indices(labels, train.labels, cfg.n, cfg.periodic)
+    mean = (train.images[pair[:, 0]].astype(np.float64) + train.images[pair[:, 1]]) / 2
+    return np.rint(mean).astype(np.uint8)
 
 
 def oracle_images(labels: np.ndarray, data: DatasetConfig) -> np.ndarray:
@@ -54,7 +93,8 @@ def generate(kind: str, labels: np.ndarray, data: DatasetConfig, train: Dataset 
         return blank_images(labels, data.n)
     if kind == ORACLE:
         return oracle_images(labels, data)
-    return nearest_training_images(labels, make_dataset(data) if train is None else train)
+    train = make_dataset(data) if train is None else train
+    return average_of_nearest_images(labels, train) if kind == AVERAGE else nearest_training_images(labels, train)
 
 
 def control_evaluation(kind: str, cfg, labels: np.ndarray | None = None, train: Dataset | None = None):
@@ -72,5 +112,6 @@ def isotropic_noise(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape)
 
 
-__all__ = ["GENERATORS", "BLANK", "COPY", "ORACLE", "blank_images", "nearest_training_images",
-           "oracle_images", "generate", "control_evaluation", "isotropic_noise"]
+__all__ = ["GENERATORS", "BLANK", "COPY", "ORACLE", "AVERAGE", "blank_images", "nearest_training_images",
+           "two_nearest_indices", "average_of_nearest_images", "oracle_images", "generate", "control_evaluation",
+           "isotropic_noise"]

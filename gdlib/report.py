@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
-from gdlib.claims import ClaimCheck, load_records
+from gdlib.claims import CANNOT_TELL, FAILS, HOLDS, UNDECIDED, VERDICTS, ClaimCheck, load_records
 from gdlib.paths import atomic_write_text, outputs_dir
 
 
@@ -27,13 +27,19 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-VERDICTS = {True: "holds", False: "does not hold", None: "not decided"}
+#: A reproduction (of a simulation, not a finding about models) is worded as one.
+REPRODUCTION = {HOLDS: "reproduces", FAILS: "does not reproduce", CANNOT_TELL: CANNOT_TELL, UNDECIDED: UNDECIDED}
 
 
-def _verdict_text(holds: bool | None, kind: str = "claim") -> str:
-    if kind == "reproduction":
-        return {True: "reproduces", False: "does not reproduce", None: "not decided"}[holds]
-    return VERDICTS[holds]
+def _verdict_text(verdict: str, kind: str = "claim") -> str:
+    return REPRODUCTION[verdict] if kind == "reproduction" else verdict
+
+
+def _mark(passes: bool | None, parts) -> str:
+    """A row's outcome; a part whose interval straddles its threshold makes it undecided."""
+    if passes is None:
+        return ""
+    return "undecided (interval straddles)" if any(p.straddles for p in parts) else ("passes" if passes else "fails")
 
 
 def _table(header: list[str], rows: Iterable[Iterable[object]]) -> list[str]:
@@ -51,11 +57,10 @@ def _claim_section(c: ClaimCheck) -> list[str]:
         lines.append(f"- Gate: {g.describe()}")
     if c.note:
         lines.append(f"- Note: {c.note}")
-    lines.append(f"- **Verdict: {_verdict_text(c.holds, c.kind)}** ({c.reason})")
+    lines.append(f"- **Verdict: {_verdict_text(c.verdict, c.kind)}** ({c.reason})")
     lines.append("")
-    mark = {True: "passes", False: "fails", None: ""}
     lines += _table(["row", "role", "measured", "criterion"],
-                    ((r.name, r.role, r.measured, mark[r.passes]) for r in c.rows))
+                    ((r.name, r.role, r.measured, _mark(r.passes, r.parts)) for r in c.rows))
     lines.append("")
     return lines
 
@@ -69,19 +74,24 @@ def assemble_report(root: Path | None = None) -> Path:
     claims = [c for c in everything if c.kind != "data"]
     data = [c for c in everything if c.kind == "data"]
     profiles = sorted({c.profile for c in everything} | {r.profile for r in records})
-    count = {v: sum(c.holds is v for c in claims) for v in (True, False, None)}
+    count = {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
     lines = ["# Reproduction report", "",
              "Liang, Liu, Ostrow, Fiete (NeurIPS 2024), *How Diffusion Models Learn to Factorize and Compose*.", "",
-             f"**Summary**: of {len(claims)} checks, {count[True]} hold, {count[False]} do not hold and "
-             f"{count[None]} are not decided, at profile {', '.join(profiles) or '-'}"
-             + (f"; and {sum(c.holds is True for c in data)} of {len(data)} data checks hold." if data else "."), "",
+             f"**Summary**: of {len(claims)} checks, {count[HOLDS]} hold, {count[FAILS]} do not hold, "
+             f"{count[CANNOT_TELL]} cannot tell and {count[UNDECIDED]} are not decided, at profile "
+             f"{', '.join(profiles) or '-'}"
+             + (f"; and {sum(c.verdict == HOLDS for c in data)} of {len(data)} data checks hold." if data else "."), "",
              "How to read a check: the criterion is applied by one function to the model and to every control "
              "(something that learned nothing, or, for a statement that the model fails at something, a generator "
              "that succeeds at it). A check holds only when the model passes, the models it rests on passed "
-             "their learning gates, and every control fails. References are shown for context only.", ""]
+             "their learning gates, and every control fails; it does not hold when the model clearly fails; it "
+             "*cannot tell* when a control passes too (the criterion cannot tell the model from something that "
+             "learned nothing) or a measured interval straddles the threshold; it is *not decided* when a model "
+             "did not learn what it was trained on, or at the smoke profile. References are shown for context "
+             "only.", ""]
     if everything:
         lines += _table(["id", "claim", "verdict", "profile", "notebook"],
-                        ((c.id, c.statement, _verdict_text(c.holds, c.kind), c.profile, c.notebook)
+                        ((c.id, c.statement, _verdict_text(c.verdict, c.kind), c.profile, c.notebook)
                          for c in sorted(everything, key=_claim_order)))
         lines.append("")
     calibrated = [(r.notebook, k, v) for r in records for k, v in r.calibrated.items()]
@@ -111,4 +121,4 @@ def assemble_report(root: Path | None = None) -> Path:
     return path
 
 
-__all__ = ["VERDICTS", "assemble_report"]
+__all__ = ["REPRODUCTION", "assemble_report"]

@@ -154,35 +154,61 @@ def ring_strength(points: np.ndarray) -> tuple[float, float]:
     return (float(pers[0] / diameter) if diameter > 0 else 0.0, float(pers[1] / pers[0]) if pers[0] > 0 else 1.0)
 
 
-def best_ring_pairing(rep: CheckpointRepresentation) -> tuple[tuple[tuple[int, int], ...], list[tuple[float, float]]]:
-    """The split of PCs 1-4 into two planes whose weaker ring is strongest, and both planes' ring strengths
-    (:func:`ring_strength`). Fig. 2 e-g finds the rings in PCs 1 & 3 and 2 & 4; which PCs pair up depends on
-    the order of nearly equal eigenvalues, so all three splits are tried."""
+@dataclass(frozen=True)
+class LabelPlane:
+    """The plane inside PCs 1-4 that carries one label's angle: the least-squares fit of the PC 1-4 coordinates on
+    (cos, sin) of 2 pi mu / N (``r2``: the share of their variance it explains) and the ring test there."""
+
+    variable: str
+    r2: float
+    length: float
+    second: float
+
+    @property
+    def ring(self) -> bool:
+        return self.length >= RING_LENGTH and self.second <= RING_SECOND
+
+    def describe(self) -> str:
+        return (f"{self.variable} plane (R^2 {self.r2:.2f}): longest H1 {self.length:.2f} of diameter, "
+                f"second/longest {self.second:.2f}")
+
+
+def label_planes(rep: CheckpointRepresentation, n: int | None = None) -> tuple[LabelPlane, LabelPlane]:
+    """The x and the y plane inside PCs 1-4 and their rings (:func:`ring_strength`). Fig. 2 e-g shows the rings
+    in PCs 1 & 3 and 2 & 4, but when eigenvalues are nearly equal (a Clifford torus's four are equal) PCA may
+    return any rotation of those PCs, and a ring seen in a pair of PCs depends on that basis (issue 22: a rotated
+    ideal Clifford torus failed a PC-pair test in 2 of 3 rotations). Regressing the coordinates on cos and sin of
+    each label's angle finds that label's plane whatever the basis. ``n``: the period N (default: inferred from
+    the labels, the N x N grid of integer centres of App. A.3)."""
+    from gdlib.tori import infer_period, labels_to_angles
+
     coords = rep.pca.project(rep.h, min(4, rep.pca.components.shape[0]))
-    if coords.shape[1] < 4:
-        return ((1, 2), (3, 4)), [(0.0, 1.0), (0.0, 1.0)]
-    best = None
-    for a, b in (((0, 1), (2, 3)), ((0, 2), (1, 3)), ((0, 3), (1, 2))):
-        strengths = [ring_strength(coords[:, list(pair)]) for pair in (a, b)]
-        weakest = min(s[0] if s[1] <= RING_SECOND else 0.0 for s in strengths)
-        if best is None or weakest > best[0]:
-            best = (weakest, (tuple(i + 1 for i in a), tuple(i + 1 for i in b)), strengths)
-    return best[1], best[2]
+    coords = coords - coords.mean(axis=0)
+    angles = labels_to_angles(rep.labels, infer_period(rep.labels) if n is None else n)
+    planes = []
+    for name, theta in zip(("x", "y"), angles):
+        f = np.c_[np.cos(theta), np.sin(theta)]
+        f = f - f.mean(axis=0)
+        b, *_ = np.linalg.lstsq(f, coords, rcond=None)  # (2, k): the label's circle's two axes in PC space
+        total = float(np.sum(coords**2))
+        r2 = 1.0 - float(np.sum((coords - f @ b) ** 2)) / total if total > 0 else 0.0
+        basis, _ = np.linalg.qr(b.T)  # an orthonormal basis of the plane the circle spans
+        planes.append(LabelPlane(name, r2, *ring_strength(coords @ basis)))
+    return planes[0], planes[1]
 
 
 def top_four(rep: CheckpointRepresentation, min_share: float = 0.5, min_gap: float = 1.5) -> Outcome:
     """C2: the top 4 PCs carry at least ``min_share`` of the variance, stand out (lambda_4 / lambda_5 >=
-    ``min_gap``), and hold two rings: some split of PCs 1-4 into two planes where each plane has one dominant
-    H1 bar (longest >= RING_LENGTH of the diameter, second <= RING_SECOND of the longest)."""
+    ``min_gap``), and hold two rings: in the x plane and in the y plane found inside PCs 1-4 (:func:`label_planes`),
+    each has one dominant H1 bar (longest >= RING_LENGTH of the diameter, second <= RING_SECOND of the longest)."""
     ev = rep.pca.eigenvalues
     share, gap = top_k_share(ev), eigengap(ev)
-    pairing, strengths = best_ring_pairing(rep)
-    rings = all(length >= RING_LENGTH and second <= RING_SECOND for length, second in strengths)
-    ring_text = "; ".join(f"PCs {a}&{b}: longest H1 {s[0]:.2f} of diameter, second/longest {s[1]:.2f}"
-                          for (a, b), s in zip(pairing, strengths))
+    planes = label_planes(rep)
+    ring_text = "; ".join(p.describe() for p in planes)
     parts = (Part(f"top-4 share {pct(share)} >= {pct(min_share)}", share >= min_share, ("torus model",)),
              Part(f"lambda4/lambda5 {gap:.2f} >= {min_gap:g}", gap >= min_gap, ("torus model",)),
-             Part(f"two rings in PCs 1-4 ({ring_text})", rings, ("torus model",)))
+             Part(f"a ring in the x plane and in the y plane of PCs 1-4 ({ring_text})", all(p.ring for p in planes),
+                  ("torus model",)))
     return Outcome(parts, f"top-4 share {pct(share)}, lambda4/lambda5 {gap:.2f}; {ring_text}")
 
 
@@ -268,5 +294,5 @@ def torus_results(reps: dict[str, CheckpointRepresentation], n_pairs: int, seed:
 
 __all__ = ["CheckpointRepresentation", "from_h", "checkpoint_representations",
            "untrained_representation", "noise_like", "pixel_representation", "accuracy_gate", "pr_trajectory",
-           "constant_trajectory", "ring_strength", "best_ring_pairing", "top_four", "top_k_share", "eigengap",
+           "constant_trajectory", "ring_strength", "LabelPlane", "label_planes", "top_four", "top_k_share", "eigengap",
            "torus_topology", "mean_angles", "clifford_like", "hyperfactorized", "torus_results", "PR_RANGE"]

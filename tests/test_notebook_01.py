@@ -17,8 +17,8 @@ def test_notebook_01_runs_under_smoke_and_the_report_is_assembled(tmp_path):
     assert figures == ["01_fig11a_fig12ab_latents.png", "01_fig14a_percolation_sets.png", "01_fig1_samples.png",
                        "01_fig4_fig9_latents.png", "01_fig6b_overlap.png", "01_fig9_samples.png"]
     claims = {c.id: c for c in load_claims(tmp_path)[0]}
-    assert claims["D1"].holds is True and claims["D1"].profile == "smoke" and claims["D1"].kind == "data"
+    assert claims["D1"].verdict == "holds" and claims["D1"].profile == "smoke" and claims["D1"].kind == "data"
     assert "1,024" in claims["D1"].measured  # (16 / 0.5)^2
-    assert claims["D2"].holds is True  # the pixel grid lifts the overlap above 1; the continuous control stays at 1
+    assert claims["D2"].verdict == "holds"  # the pixel grid lifts the overlap above 1; the continuous control: 1
     report = (tmp_path / "REPORT.md").read_text()
     assert "| D1 |" in report and "01_fig6b_overlap.png" in report and "01_datasets" in report

@@ -41,7 +41,7 @@ def test_notebook_02_runs_at_smoke_size_and_saves_its_figures_and_claim(tmp_path
     assert figures == ["02_loss_accuracy.png", "02_samples.png", "02_samples_over_training.png"]
     claims, records = load_claims(out)
     t1 = {c.id: c for c in claims}["T1"]
-    assert t1.holds is None and t1.profile == "smoke" and "smoke" in t1.reason
+    assert t1.verdict == "not decided" and t1.profile == "smoke" and "smoke" in t1.reason
     assert "strict joint" in t1.measured
     assert {r.name for r in t1.rows} == {"model", "blank", "untrained (epoch 0)", "nearest training image"}
     assert {f.file for f in records} == {f"figures/{name}" for name in figures}

@@ -17,7 +17,7 @@ def test_notebooks_03_and_04_analyse_the_model_of_02_under_smoke(tmp_path):
             "03_fig2b_persistence.png", "04_fig3_torus_tests.png", "04_fig8_wasserstein.png"} <= figures
     claims = {c.id: c for c in load_claims(tmp_path)[0] if c.notebook in ("03_representation", "04_torus_geometry")}
     assert set(claims) == {"C1", "C2", "C3", "C4", "C5"}
-    assert all(c.holds is None and "smoke" in c.reason for c in claims.values())  # smoke decides nothing
+    assert all(c.verdict == "not decided" and "smoke" in c.reason for c in claims.values())  # smoke decides nothing
     for c in claims.values():  # the untrained network and noise are measured by the same criterion
         assert {r.name for r in c.rows if r.role == "control"} == {"untrained (epoch 0)", "noise"}, c.id
         assert c.gates and c.gates[0].model == "torus model"

@@ -6,6 +6,7 @@ import nbformat
 import pytest
 
 from gdlib.claims import load_claims
+from gdlib.controls import AVERAGE, GENERATORS
 from gdlib.paths import REPO
 from gdlib.runner import load_profile, run_notebooks
 
@@ -49,9 +50,11 @@ def test_notebook_05_runs_under_smoke_and_records_its_figures_and_claims(tmp_pat
     claims = {c.id: c for c in records}
     assert set(claims) == CLAIMS
     for c in claims.values():
-        assert c.holds is None and c.profile == "smoke" and "smoke" in c.reason
+        assert c.verdict == "not decided" and c.profile == "smoke" and "smoke" in c.reason
         assert "%" in c.measured and c.criterion and c.gates
-        assert {r.name for r in c.rows if r.role == "control"} <= {"blank", "nearest training image", "formula oracle"}
+        assert {r.name for r in c.rows if r.role == "control"} <= set(GENERATORS)
+    # the two-image average is a control of every positive region claim (C6a's control is the oracle alone)
+    assert {c.id for c in claims.values() if AVERAGE in {r.name for r in c.rows}} == CLAIMS - {"C6a"}
     assert "vertical" in claims["C6a"].measured and "intersection" in claims["C6a"].measured
     assert [r.name for r in claims["C6a"].rows if r.role == "control"] == ["formula oracle"]
     for claim in ("C7", "C7b", "C8"):  # the rim images each reading of the cross keeps (issue 20 item 1)

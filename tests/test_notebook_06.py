@@ -42,7 +42,7 @@ def test_notebook_06_runs_under_smoke_and_records_fig5_and_claim_c10(tmp_path, m
                        "06_training_sets.png"]
     records, figures = load_claims(tmp_path)
     c10 = {c.id: c for c in records}["C10"]
-    assert c10.holds is None and c10.profile == "smoke" and "smoke" in c10.reason
+    assert c10.verdict == "not decided" and c10.profile == "smoke" and "smoke" in c10.reason
     assert "bumps needed: baseline" in c10.measured and ">= 0.7" in c10.criterion
     assert {r.name for r in c10.rows if r.role == "control"} == {
         "blank", "nearest training image", "null world: stripes do nothing", "null world: stripes hurt"}

@@ -44,6 +44,46 @@ def test_a_circle_is_one_dominant_ring_and_a_blob_is_none():
     assert length < rep.RING_LENGTH
 
 
+def random_rotation(dim: int, seed: int) -> np.ndarray:
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((dim, dim)))
+    return q
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_c2_finds_both_rings_of_an_ideal_clifford_torus_with_equal_radii_rotated_at_random_in_r4(seed):
+    # the four eigenvalues are equal, so PCA may return any basis of the torus's R^4: the rings must be found in
+    # the planes fitted to cos and sin of each label, not in pairs of PCs
+    labels = integer_grid(16, order="y fastest")
+    rotated = clifford_torus(labels, 16) @ random_rotation(4, seed).T
+    r = rep.from_h("rotated Clifford", labels, rotated)
+    outcome = rep.top_four(r)
+    assert outcome.passes, outcome.measured
+    x, y = rep.label_planes(r)
+    assert x.r2 == pytest.approx(0.5) and y.r2 == pytest.approx(0.5)  # each circle carries half the variance
+    assert x.ring and y.ring and x.length > 0.7 and y.length > 0.7
+
+
+def test_c2_finds_no_ring_in_noise_or_in_a_clifford_torus_whose_labels_were_shuffled():
+    labels = integer_grid(16, order="y fastest")
+    torus = clifford_torus(labels, 16)
+    shuffled = rep.from_h("shuffled", labels, torus[np.random.default_rng(0).permutation(len(labels))])
+    noise = rep.from_h("noise", labels, np.random.default_rng(0).standard_normal((len(labels), 64)))
+    for r in (shuffled, noise):
+        planes = rep.label_planes(r)
+        assert not any(p.ring for p in planes), [p.describe() for p in planes]
+        assert all(p.r2 < 0.05 for p in planes)
+        assert not rep.top_four(r).passes
+    # the shuffled torus keeps its four dominant PCs: only the ring part, which reads the labels, fails it
+    parts = rep.top_four(shuffled).parts
+    assert [p.passes for p in parts] == [True, True, False]
+
+
+def test_c2_finds_the_x_ring_of_a_3d_torus_but_not_a_y_ring():
+    labels = integer_grid(16, order="y fastest")
+    x, y = rep.label_planes(rep.from_h("3D torus", labels, torus_3d(labels, 16)))
+    assert x.ring and not y.ring
+
+
 @pytest.fixture(scope="module")
 def ideal():
     labels = integer_grid(12, order="y fastest")

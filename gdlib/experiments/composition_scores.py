@@ -13,8 +13,8 @@ Choices where the paper is silent (written down in notebook 05 too):
   and the bump + stripe claim C8 counts only samples that are bumps (not crossings of stripes);
 - the 1D stripe models are gated on their own training stripes (:func:`stripe_accuracy`);
 - **controls** (:func:`control_scores`, :mod:`gdlib.controls`): a blank generator, one that copies the
-  nearest training image, and the formula oracle, each drawn at every model's evaluation centres and scored
-  alike.
+  nearest training image, the formula oracle, and the pixel average of the two nearest training images, each
+  drawn at every model's evaluation centres and scored alike.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 
 from gdlib.accuracy import BUMP, Accuracy, region_accuracy, strict
 from gdlib.checks import check_choice
-from gdlib.controls import COPY, GENERATORS, control_evaluation
+from gdlib.controls import AVERAGE, COPY, GENERATORS, control_evaluation
 from gdlib.datasets import CATEGORIES, categorise, make_dataset, training_labels
 from gdlib.experiments.composition import ModelSpec
 from gdlib.runs import Evaluation, evaluate, load_checkpoint, sample_and_score
@@ -88,7 +88,7 @@ def control_scores(models: Sequence[ModelSpec], kinds: Sequence[str] = GENERATOR
     Models whose keys are in ``bump_scoring`` are scored with "strict bumps" (C8)."""
     out: dict[str, dict[str, dict[str, Accuracy]]] = {k: {} for k in kinds}
     for m in models:
-        train = make_dataset(m.data) if COPY in kinds else None
+        train = make_dataset(m.data) if {COPY, AVERAGE} & set(kinds) else None
         for kind in kinds:
             ev = control_evaluation(kind, m.config, train=train)
             out[kind][m.key] = score_evaluation(m, ev, "strict bumps" if m.key in bump_scoring else scoring)

@@ -179,8 +179,8 @@ def collect_results(configs: Mapping[tuple[float, float], TrainConfig], name: st
                     loss_timesteps_count: int = 10, loss_seed: int = 0, source: str = "model") -> SweepTable:
     """Measure every model of the sweep (see :class:`SweepTable`). ``source``: "model" reads each finished
     model back from the cache; "untrained" measures the network as initialised (samples and losses); a
-    control generator of :mod:`gdlib.controls` ("blank", "nearest training image", "formula oracle") gives
-    accuracies only (its losses and training time are NaN)."""
+    control generator of :mod:`gdlib.controls` (one of :data:`gdlib.controls.GENERATORS`) gives accuracies only
+    (its losses and training time are NaN)."""
     check_choice("source", source, SOURCES)
     sigmas = tuple(sorted({s for s, _ in configs}))
     lambdas = tuple(sorted({lam for _, lam in configs}))
