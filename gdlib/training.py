@@ -227,7 +227,7 @@ class Run:
         if epoch in cfg.checkpoint_epochs:
             self.save_weights(checkpoint_path(cfg, self.name, epoch), epoch)
         if epoch in cfg.eval_epochs:
-            ev = sample_and_score(self.sampling_model, cfg, epoch)
+            ev = sample_and_score(self.sampling_model, cfg, epoch, cfg.eval_layers)
             save_evaluation(eval_path(cfg, self.name, epoch), ev)
             row.update(accuracy=ev.accuracy, accuracy_x=ev.accuracy_x, accuracy_y=ev.accuracy_y)
         row["wall_s"] = self.wall()
@@ -309,14 +309,14 @@ class Run:
         cfg, name = self.cfg, self.name
         final_epoch = math.ceil(self.step / self.spe)
         if final_epoch not in cfg.eval_epochs:
-            ev = sample_and_score(self.sampling_model, cfg, "final")
+            ev = sample_and_score(self.sampling_model, cfg, "final", cfg.eval_layers)
             self.rows.append({"step": self.step, "epoch": final_epoch, "lr": self.optimizer.param_groups[0]["lr"],
                               "accuracy": ev.accuracy, "accuracy_x": ev.accuracy_x, "accuracy_y": ev.accuracy_y,
                               "wall_s": self.wall()})
             write_metrics(self.folder / "metrics.csv", self.rows)
         else:
             ev = cached_evaluation(eval_path(cfg, name, final_epoch), cfg, "final") \
-                or sample_and_score(self.sampling_model, cfg, "final")
+                or sample_and_score(self.sampling_model, cfg, "final", cfg.eval_layers)
         save_evaluation(eval_path(cfg, name, "final"), ev)
         self.save_weights(checkpoint_path(cfg, name, "final"), "final")
         self.last.unlink(missing_ok=True)

@@ -45,7 +45,7 @@ def tiny(**kw) -> TrainConfig:
     ("width", 0), ("heads", 3), ("T", 1), ("epochs", 0), ("batch_size", 0), ("lr", -1.0), ("lr", 0.0),
     ("weight_decay", -0.1), ("warmup_steps", -1), ("lr_schedule", "linear"), ("ema_decay", 1.0),
     ("sampler", "euler"), ("eta", 1.5), ("sample_steps", 0), ("attention_resolutions", (3,)),
-    ("checkpoint_epochs", (5,)), ("eval_epochs", (-1,)), ("enc_dim", 7), ("seed", -1), ("steps", -2), ("threads", 0),
+    ("checkpoint_epochs", (5,)), ("eval_epochs", (-1,)), ("eval_layers", (3,)), ("enc_dim", 7), ("seed", -1), ("steps", -2), ("threads", 0),
 ])
 def test_a_bad_config_value_raises_valueerror_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):
@@ -206,6 +206,19 @@ def test_a_run_trained_with_other_logging_settings_is_found_in_the_cache():
 
     get_or_train(other, "logging", progress=False, on_step=crash)
     assert run_dir(other, "logging") == run_dir(cfg, "logging")
+
+
+def test_training_keeps_the_activations_of_eval_layers_only_and_a_reader_of_another_layer_gets_it_sampled():
+    # issue 21: notebooks 05 and 06 read no activations, so their evaluations keep none (67 MB per file at full)
+    cfg = tiny(epochs=1, checkpoint_epochs=(), eval_epochs=(), eval_layers=())
+    get_or_train(cfg, "layers", progress=False)
+    path = runs.eval_path(cfg, "layers", "final")
+    with np.load(path) as z:
+        assert not [k for k in z.files if k.startswith("act_")]
+    assert cfg.key() == tiny(epochs=1, checkpoint_epochs=(), eval_epochs=()).key()  # the weights do not change
+    kept = runs.evaluate(cfg, "layers", "final", layers=("layer4",))  # sampled again, from the same noise
+    assert kept.activations["layer4"].shape[0] == len(kept.labels)
+    assert np.array_equal(kept.images, runs.evaluate(cfg, "layers", "final", layers=()).images)
 
 
 TRAIN_AND_HASH = """

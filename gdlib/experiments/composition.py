@@ -102,7 +102,7 @@ def experiment_models(base: TrainConfig, n: int, sigma: float = 1.0, d: float = 
     """
     cross = Cross.centred(n) if cross is None else cross
     sets = composition_sets(n=n, sigma=sigma, d=d, margin=margin, cross=cross)
-    train = lambda data: replace(base, data=data)
+    train = lambda data: replace(base, data=data, eval_layers=())  # notebook 05 reads no activations
     models = [ModelSpec(key, "sos", key, train(sets[name]), cross, learnt_metric="stripes" if key == "1D" else "joint")
               for key, name in SOS_MODELS.items()]
     models.append(ModelSpec(RIM_MODEL[0], "rim", RIM_MODEL[0], train(sets[RIM_MODEL[1]]), cross,

@@ -129,7 +129,7 @@ def sweep_points(template: TrainConfig, sizes: Sequence[int], percents: Sequence
                 for percent in sorted(percents):
                     data = data_config(n, dataset, percent, seed, sigma, d, margin, include_rim)
                     cfg = replace(template, data=data, steps=per_size[n], epochs=1, seed=seed,
-                                  checkpoint_epochs=(), eval_epochs=())
+                                  checkpoint_epochs=(), eval_epochs=(), eval_layers=())  # 06 reads none
                     points.append(SweepPoint(dataset, n, float(percent), seed, cfg))
     return points
 
