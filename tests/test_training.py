@@ -45,7 +45,8 @@ def tiny(**kw) -> TrainConfig:
     ("width", 0), ("heads", 3), ("T", 1), ("epochs", 0), ("batch_size", 0), ("lr", -1.0), ("lr", 0.0),
     ("weight_decay", -0.1), ("warmup_steps", -1), ("lr_schedule", "linear"), ("ema_decay", 1.0),
     ("sampler", "euler"), ("eta", 1.5), ("sample_steps", 0), ("attention_resolutions", (3,)),
-    ("checkpoint_epochs", (5,)), ("eval_epochs", (-1,)), ("eval_layers", (3,)), ("enc_dim", 7), ("seed", -1), ("steps", -2), ("threads", 0),
+    ("checkpoint_epochs", (5,)), ("eval_epochs", (-1,)), ("eval_layers", (3,)),
+    ("enc_dim", 7), ("seed", -1), ("steps", -2), ("threads", 0),
 ])
 def test_a_bad_config_value_raises_valueerror_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):
