@@ -265,6 +265,22 @@ def peak_flops(device: torch.device | str | None = None, dtype: torch.dtype | No
     return min(usable_cores(), torch.get_num_threads()) * mhz * 1e6 * per_cycle
 
 
+def peak_memory(device: torch.device | str | None = None) -> str:
+    """One line: the peak memory this process has used on ``device`` so far (CUDA: ``max_memory_allocated``, what
+    training and the sampler held; CPU: the peak resident set), for gpu-check's report (issue 21)."""
+    device = get_device() if device is None else torch.device(device)
+    if device.type == "cuda":
+        return f"peak GPU memory allocated: {torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB " \
+               f"(of {torch.cuda.get_device_properties(device).total_memory / 2**30:.0f} GiB)"
+    try:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+        return f"peak resident memory of this process: {peak:.2f} GiB"
+    except ImportError:  # Windows
+        return "peak memory: not measured on this system"
+
+
 def describe(device: torch.device | str | None = None) -> str:
     """One line: device, compute dtype, threads (for notebooks and the benchmark)."""
     device = get_device() if device is None else torch.device(device)

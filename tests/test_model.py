@@ -197,3 +197,8 @@ def test_the_loss_and_the_sampler_run_a_small_model_in_fp32_and_a_wide_one_in_bf
         diffusion.loss(model, diffusion.linear_schedule(), x, labels, torch.Generator().manual_seed(0))
         diffusion.sample(model, diffusion.linear_schedule(), labels, 8, method="ddim", steps=1, device="cpu")
     assert seen == [torch.float32, torch.float32, torch.bfloat16, torch.bfloat16]
+
+
+def test_the_peak_memory_line_names_the_device_s_kind_of_memory():
+    line = device.peak_memory("cpu")
+    assert line.startswith("peak resident memory") and float(line.split(": ")[1].split()[0]) > 0
