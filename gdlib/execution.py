@@ -296,11 +296,26 @@ def _register_engine(kernel: dict[str, Any], event: Callable[[str, dict], None])
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
             kwargs = {k: v for k, v in kwargs.items() if k not in ("input_path", "timeout", "startup_timeout")}
+            if os.name == "posix":  # issue 23: over TCP ipykernel warns once per notebook that traffic is plain text
+                kwargs.setdefault("kernel_manager_class", _ipc_kernel_manager())
             return Client(nb_man, timeout=execution_timeout, startup_timeout=start_timeout, kernel_name=kernel_name,
                           log=papermill.log.logger, log_output=log_output, stdout_file=stdout_file,
                           stderr_file=stderr_file, **kwargs).execute()
 
     papermill_engines.register("gdlib", Engine)
+
+
+def _ipc_kernel_manager() -> type:
+    """A kernel manager that talks to the kernel over Unix sockets beside its connection file, not local TCP."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc"
+
+    return IPCKernelManager
 
 
 def _run_papermill(spec: dict[str, Any], event: Callable[[str, dict], None]) -> dict[str, Any]:

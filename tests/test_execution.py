@@ -89,7 +89,8 @@ def check_common(run: dict, sig: int) -> nbformat.NotebookNode:
         assert [(r["notebook"], r["status"]) for r in csv.DictReader(fh)] == [("01_wait", "interrupted")]
     assert (run["out"] / "REPORT.md").exists() and "Report:" in run["stdout"]
     assert list(run["temp"].iterdir()) == []  # the runner's temporary folder is gone
-    assert not list(run["runtime"].glob("kernel-*.json"))  # and the kernel's connection file
+    assert not list(run["runtime"].glob("kernel-*"))  # and the kernel's connection file and IPC sockets
+    assert "Kernel is running over TCP" not in run["stderr"]  # issue 23: the kernel talks over Unix sockets
     return nbformat.read(folder / "01_wait.failed.ipynb", as_version=4)
 
 
