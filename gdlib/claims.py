@@ -317,13 +317,6 @@ def load_claims(root: Path | None = None) -> tuple[list[ClaimCheck], list[Figure
     return [c for r in records for c in r.claims], [f for r in records for f in r.figures]
 
 
-def assemble_report(root: Path | None = None) -> Path:
-    """Forwarder to :func:`gdlib.report.assemble_report`, kept while :mod:`gdlib.runner` imports it from here."""
-    from gdlib.report import assemble_report as assemble
-
-    return assemble(root)
-
-
 __all__ = ["VERDICTS", "HOLDS", "FAILS", "CANNOT_TELL", "UNDECIDED", "Part", "Outcome", "Gate", "Row", "Evidence",
            "judge", "verdict", "ClaimCheck", "FigureRecord", "ClaimLog", "NotebookRecord", "load_records",
-           "load_claims", "assemble_report"]
+           "load_claims"]

@@ -229,7 +229,7 @@ def run_notebooks(profile: str = DEFAULT_PROFILE, only: str | Sequence[str] | No
     results (the last one failed or interrupted if the run stopped early). ``progress_bar``: the live
     status line (None: on a terminal; False: a line every 30 s)."""
     from gdlib import execution, progress
-    from gdlib.claims import assemble_report
+    from gdlib.report import assemble_report
 
     jobs = plan_runs(profile, only, overrides, output_dir, kernel, notebooks_dir, profiles_dir)
     root = jobs[0].output_dir

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gdlib.errors import error_line
 from gdlib.paths import atomic_write_json, describe_error, outputs_dir
 from gdlib.slurm_options import SlurmOptions
 
@@ -137,7 +138,6 @@ def job_failure(job: Any, options: SlurmOptions) -> tuple[str, str]:
             if "timed-out and not checkpointable" in report:  # submitit's own stop, 90 s before the limit
                 line = f"Slurm job {job.job_id} " + STATE_HINTS["TIMEOUT"].format(time_min=options.time_min)
             else:
-                from gdlib.sweeps import error_line
 
                 # submitit's message: a header, the job's traceback between two dashed rules, log paths
                 parts = report.split("-" * 22)

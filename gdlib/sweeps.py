@@ -26,7 +26,6 @@ are skipped and a half-trained one resumes from its ``last.pt``.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import sys
 import time
@@ -41,6 +40,7 @@ from gdlib import progress as gdlib_progress
 from gdlib.checks import check_choice, check_int
 from gdlib.config import TrainConfig
 from gdlib.device import visible_gpus
+from gdlib.errors import error_line
 from gdlib.model import padded_size
 from gdlib.paths import outputs_dir
 from gdlib.runs import is_trained, run_dir
@@ -83,18 +83,6 @@ class SweepResult:
         for key in self.failures:
             lines.append(f"  FAILED {key}: {self.errors.get(key) or error_line(self.failures[key])}")
         return "\n".join(lines)
-
-
-_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit|Warning)\b.*")
-
-
-def error_line(report: str) -> str:
-    """The line of a traceback or log that says what went wrong (its last ``SomeError: message``)."""
-    lines = [line for line in report.strip().splitlines() if line.strip()]
-    for line in reversed(lines):
-        if _EXCEPTION_LINE.match(line):
-            return line.strip()
-    return lines[-1].strip() if lines else "(no message)"
 
 
 def train_job(cfg: TrainConfig, name: str, outputs: str | None = None) -> tuple[str, str]:

@@ -9,7 +9,7 @@ import torch
 
 from gdlib import diffusion
 from gdlib.bench.ensemble import EnsembleTrainer
-from gdlib.bench.setting import SETTINGS
+from gdlib.bench.settings import SETTINGS
 from gdlib.model import UNet
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from gdlib.bench.levers import Lever, LeverTrainer, bench_levers
-from gdlib.bench.setting import SETTINGS
+from gdlib.bench.settings import SETTINGS
 
 
 def _losses(lever: Lever, steps: int = 3) -> torch.Tensor:

@@ -11,7 +11,8 @@ from gdlib import bench
 from gdlib import device as _device
 from gdlib.bench.ensemble import bench_ensembles
 from gdlib.bench.levers import bench_levers
-from gdlib.bench.setting import SETTINGS, bench_setting
+from gdlib.bench.setting import bench_setting
+from gdlib.bench.settings import SETTINGS
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -10,7 +10,8 @@ import torch
 from gdlib import device as _device
 from gdlib import diffusion
 from gdlib.bench.reference import ReferenceTrainer
-from gdlib.bench.setting import Setting, time_call
+from gdlib.bench.setting import time_call
+from gdlib.bench.settings import Setting
 from gdlib.model import SelfAttention, UNet
 
 

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from gdlib.model import UNet
 
 if TYPE_CHECKING:
-    from gdlib.bench.setting import Setting
+    from gdlib.bench.settings import Setting
 
 
 class ReferenceSelfAttention(nn.Module):

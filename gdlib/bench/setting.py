@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import statistics
 import time
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -15,18 +14,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from gdlib import device as _device
 from gdlib import diffusion
 from gdlib.bench.reference import ReferenceTrainer
+from gdlib.bench.settings import Setting
 from gdlib.model import UNet
-
-
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    n: int
-    width: int
-    attention: tuple[int, ...]
-    heads: int
-    batch: int
-    sample_batch: int
 
 
 class OursTrainer:
@@ -134,13 +123,3 @@ def bench_setting(s: Setting, dev: torch.device, steps: int, warmup: int, sample
         "train_best": train_best, "sample_best": sample_best,
         "times": times, "sample_times": stimes,
     }
-
-
-SETTINGS = {
-    "paper": lambda b, sb: Setting("paper (N=32, width 64, attention everywhere, 4 heads)",
-                                   32, 64, (1, 2, 4, 8), 4, b, sb),
-    "quick": lambda b, sb: Setting("quick (N=16, width 16, no full-res attention, 1 head)",
-                                   16, 16, (2, 4, 8), 1, b, sb),
-    "sweep": lambda b, sb: Setting("sweep (N=16, width 8, no full-res attention, 1 head: notebooks 05 and 06 at quick)",
-                                   16, 8, (2, 4, 8), 1, b, sb),
-}
