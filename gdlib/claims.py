@@ -164,6 +164,8 @@ def verdict(evidence: Evidence, profile: str) -> tuple[str, str]:
     straddling = [p.name for p in evidence.model.parts if p.straddles]
     if straddling:
         return CANNOT_TELL, "the interval straddles the threshold: " + "; ".join(straddling)
+    if not evidence.controls:  # issue 23: say what was measured; a check with no control is weaker evidence
+        return HOLDS, "the model passes (this check has no control to fail)"
     return HOLDS, "the model passes and every control fails"
 
 

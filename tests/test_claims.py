@@ -32,6 +32,9 @@ def test_verdict_follows_its_rules_in_order():
     passes = [Part("x", True, ("a",))]
     assert verdict(evidence(passes), "smoke")[0] == UNDECIDED
     assert verdict(evidence(passes, [False], [ok]), "quick") == (HOLDS, "the model passes and every control fails")
+    # issue 23: a check measured beside no control says so instead of claiming that every control failed
+    no_control = verdict(evidence(passes, [], [ok]), "quick")
+    assert no_control == (HOLDS, "the model passes (this check has no control to fail)")
     decision, reason = verdict(evidence(passes, [False, True], [ok]), "quick")
     assert decision == CANNOT_TELL and "c1" in reason and "c0" not in reason  # a control passes too
     decision, reason = verdict(evidence([Part("x", True, ("a",)), Part("y", True, ("b",))], [False], [ok, bad]), "full")
