@@ -14,7 +14,9 @@ by one function to every row:
 - **references** (role ``"reference"``): shown for context, outside the verdict (raw pixels, ideal tori).
 
 **Gates**: a claim about a trained model is decided only when that model learnt what it was trained on
-(for example in-distribution strict joint accuracy >= 60%); the gate's value is printed in the row.
+(for example in-distribution strict joint accuracy >= 60%); the gate's value is printed in the row. A claim about
+generalisation also has a still-learning gate per model (:func:`gdlib.curves.still_learning`): its number must have
+stopped moving along the model's learning curve, or the verdict is "not decided: still learning at S steps".
 
 **Verdict** (:func:`verdict`, one of :data:`VERDICTS`), in this order: smoke profile -> not decided; a part of
 the criterion fails clearly on a model whose gate passed -> does not hold; a model the claim rests on failed its
@@ -89,20 +91,30 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Gate:
-    """Whether a model learnt what it was trained on: ``value >= threshold`` of ``metric``."""
+    """Whether a model learnt what it was trained on: ``value >= threshold`` of ``metric``. With ``steps`` > 0 it
+    is a still-learning gate instead (:func:`gdlib.curves.still_learning`): ``value`` is the change of the claim's
+    number between the last two points of the model's learning curve, the last at ``steps`` optimiser steps, and it
+    passes when that change is smaller than ``threshold`` either way (the number has stopped moving)."""
 
     model: str
     metric: str
     value: float
     threshold: float
+    steps: int = 0
 
     @property
     def passed(self) -> bool:
+        if self.steps:
+            return math.isfinite(self.value) and abs(self.value) < self.threshold
         return math.isfinite(self.value) and self.value >= self.threshold
 
     def describe(self) -> str:
         mark = "passes" if self.passed else "FAILS"
-        return f"{self.model}: {self.metric} {pct(self.value)} (gate {pct(self.threshold)}: {mark})"
+        if not self.steps:
+            return f"{self.model}: {self.metric} {pct(self.value)} (gate {pct(self.threshold)}: {mark})"
+        change = f"{self.model}: {self.metric} changed by {100 * self.value:+.1f} points"
+        head = f"stopped moving by {self.steps:,} steps" if self.passed else f"still learning at {self.steps:,} steps"
+        return f"{head}: {change} (gate: less than {100 * self.threshold:.0f} points: {mark})"
 
 
 @dataclass(frozen=True)
@@ -149,8 +161,8 @@ def verdict(evidence: Evidence, profile: str) -> tuple[str, str]:
     """``(verdict, reason)`` by the rules of the module docstring; the verdict is one of :data:`VERDICTS`."""
     if profile == SMOKE:
         return UNDECIDED, "smoke profile: tiny models and samples, not evidence either way"
-    gates = {g.model: g for g in evidence.gates}
-    ungated = [p for p in evidence.model.parts if all(gates[m].passed for m in p.models if m in gates)]
+    unlearnt_models = {g.model for g in evidence.gates if not g.passed}  # a model may have several gates
+    ungated = [p for p in evidence.model.parts if not unlearnt_models & set(p.models)]
     failed = [p.name for p in ungated if p.clearly_fails]
     if failed:
         return FAILS, "the model fails: " + "; ".join(failed)

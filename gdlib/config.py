@@ -23,6 +23,9 @@ from gdlib.model import ALL_ATTENTION, UNet, check_image_size, check_unet
 
 #: Fields that change what is logged along the way, not the trained weights: kept out of the cache key.
 LOGGING_ONLY = ("log_every", "sample_batch_size", "eval_epochs", "eval_layers")
+#: Fields added after runs were cached under keys without them: they enter the key only when set (not at their
+#: default), so a run cached before the field existed keeps its key and is not trained again.
+KEYED_WHEN_SET = {"checkpoint_steps": ()}
 #: How the trained model is sampled for evaluation (App. A.3), not how it is trained: kept out of the cache key,
 #: they key its evaluations instead (:class:`SampleConfig`, :func:`gdlib.runs.eval_path`).
 EVALUATION_ONLY = ("sampler", "sample_steps", "eta")
@@ -105,6 +108,7 @@ class TrainConfig:
     threads: int = 1  # intra-op CPU threads for training and evaluation (see the class docstring)
     # what is kept and measured along the way
     checkpoint_epochs: tuple[int, ...] = ()
+    checkpoint_steps: tuple[int, ...] = ()  # weights saved after these optimiser steps (learning curves)
     eval_epochs: tuple[int, ...] = ()
     #: layers whose activations training's evaluations keep (issue 21: only where a notebook reads them; at the full
     #: profile layer 4 of 1,024 samples is 67 MB per evaluation file); :func:`gdlib.runs.evaluate` samples again when
@@ -122,6 +126,7 @@ class TrainConfig:
         object.__setattr__(self, "checkpoint_epochs", tuple(sorted(set(self.checkpoint_epochs))))
         object.__setattr__(self, "eval_epochs", tuple(sorted(set(self.eval_epochs))))
         object.__setattr__(self, "eval_layers", tuple(self.eval_layers))
+        object.__setattr__(self, "checkpoint_steps", tuple(sorted(set(self.checkpoint_steps))))
         if not isinstance(self.data, DatasetConfig):
             raise ValueError(f"data = {self.data!r} is not allowed: must be a DatasetConfig")
         check_image_size("data.n", self.data.n)  # the UNet and the schedule own their rules
@@ -142,6 +147,8 @@ class TrainConfig:
             check_int("checkpoint_epochs", e, 0, self.total_epochs_bound)
         for e in self.eval_epochs:
             check_int("eval_epochs", e, 0, self.total_epochs_bound)
+        for s in self.checkpoint_steps:
+            check_int("checkpoint_steps", s, 1, self.steps if self.steps > 0 else 10**12)
         check_choice("sampler", self.sampler, ("ddpm", "ddim"))
         check_int("sample_steps", self.sample_steps, 1, self.T)
         check_range("eta", self.eta, 0, 1)
@@ -181,9 +188,11 @@ class TrainConfig:
         return cls(data=data, **{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
     def key(self) -> str:
-        """The cache folder name: :func:`gdlib.keys.config_key` of every field but :data:`LOGGING_ONLY` and
-        :data:`EVALUATION_ONLY`."""
-        return config_key({k: v for k, v in self.to_dict().items() if k not in LOGGING_ONLY + EVALUATION_ONLY})
+        """The cache folder name: :func:`gdlib.keys.config_key` of every field but :data:`LOGGING_ONLY`,
+        :data:`EVALUATION_ONLY` and the :data:`KEYED_WHEN_SET` ones left at their default."""
+        unset = {k for k, default in KEYED_WHEN_SET.items() if getattr(self, k) == default}
+        return config_key({k: v for k, v in self.to_dict().items()
+                           if k not in LOGGING_ONLY + EVALUATION_ONLY and k not in unset})
 
     @property
     def sampling(self) -> SampleConfig:
@@ -239,5 +248,5 @@ def describe(cfg: TrainConfig, n_images: int | None = None) -> str:
             f"({cfg.steps_per_epoch(m)} per epoch), {cfg.sampler} sampling; cache key {cfg.key()}")
 
 
-__all__ = ["LOGGING_ONLY", "EVALUATION_ONLY", "SampleConfig", "TrainConfig", "equal_batches_epochs",
+__all__ = ["LOGGING_ONLY", "KEYED_WHEN_SET", "EVALUATION_ONLY", "SampleConfig", "TrainConfig", "equal_batches_epochs",
            "with_equal_batches", "describe"]

@@ -3,8 +3,8 @@
 :func:`assemble_report` reads each notebook's ``outputs/claims/<notebook>.json`` (written by
 :class:`gdlib.claims.ClaimLog`) and ``outputs/runs.csv`` (written by the runner) and writes the report: a
 summary, the settings calibrated on earlier runs, then a section per notebook with its claims (each with its
-rows, measured by one criterion on the model and its controls) and its figures embedded as images, and the
-runtimes.
+rows, measured by one criterion on the model and its controls) and its figures embedded as images, the learning
+curves' end points ("What more compute does", :func:`gdlib.curves.report_lines`), and the runtimes.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from gdlib.claims import CANNOT_TELL, FAILS, HOLDS, UNDECIDED, VERDICTS, ClaimCheck, load_records
+from gdlib.curves import report_lines
 from gdlib.paths import atomic_write_text, outputs_dir
 
 
@@ -107,6 +108,7 @@ def assemble_report(root: Path | None = None) -> Path:
             lines += _claim_section(c)
         for f in sorted(r.figures, key=lambda f: f.file):
             lines += [f"**{f.paper_figure}**: {f.caption}", "", f"![{f.paper_figure}]({f.file})", ""]
+    lines += report_lines(root)
     lines += ["## Runtimes", ""]
     runs = root / "runs.csv"
     if runs.exists():

@@ -5,7 +5,8 @@
 - ``config.json``: the :class:`~gdlib.config.TrainConfig` (its key is the folder name);
 - ``metrics.csv``: step, epoch, training loss (mean since the previous row), lr, and the accuracy
   (joint, x, y; App. A.3) at the evaluation epochs;
-- ``ckpt_epochNNNN.pt`` at the checkpoint epochs (epoch 0 = untrained) and ``final.pt``: the
+- ``ckpt_epochNNNN.pt`` at the checkpoint epochs (epoch 0 = untrained), ``ckpt_stepNNNNNNN.pt`` after the
+  checkpoint steps (learning curves, :mod:`gdlib.curves`) and ``final.pt``: the
   weights that sample (the EMA weights when EMA is on), for the representation over training (Fig. 2);
 - ``eval_epochNNNN_<sampling>.npz`` and ``eval_final_<sampling>.npz``: the samples of each evaluation (uint8
   images, labels, estimated centres and the layer-4 activations at the last denoising step), reused by notebooks
@@ -57,10 +58,24 @@ def run_dir(cfg: TrainConfig, name: str) -> Path:
     return outputs_dir() / "models" / name / cfg.key()
 
 
+def step_point(step: int) -> str:
+    """The name of the checkpoint saved after ``step`` optimiser steps (``TrainConfig.checkpoint_steps``), to pass
+    wherever an epoch is asked for (:func:`checkpoint_path`, :func:`load_checkpoint`, :func:`evaluate`)."""
+    return f"step{int(step):07d}"
+
+
+def point_tag(epoch: int | str) -> str:
+    """``final``, ``stepNNNNNNN`` (:func:`step_point`) or ``epochNNNN``: how files of one checkpoint are named."""
+    if epoch == "final" or (isinstance(epoch, str) and epoch.startswith("step")):
+        return str(epoch)
+    return f"epoch{int(epoch):04d}"
+
+
 def checkpoint_path(cfg: TrainConfig, name: str, epoch: int | str) -> Path:
-    """``final.pt`` for ``epoch="final"``, else ``ckpt_epochNNNN.pt``."""
+    """``final.pt`` for ``epoch="final"``, ``ckpt_stepNNNNNNN.pt`` for a :func:`step_point`, else
+    ``ckpt_epochNNNN.pt``."""
     base = run_dir(cfg, name)
-    return base / "final.pt" if epoch == "final" else base / f"ckpt_epoch{int(epoch):04d}.pt"
+    return base / "final.pt" if epoch == "final" else base / f"ckpt_{point_tag(epoch)}.pt"
 
 
 def finished_runs(name: str) -> list[TrainConfig]:
@@ -172,8 +187,7 @@ def generates_requested(ev: Evaluation, minimum: float) -> Outcome:
 def eval_path(cfg: TrainConfig, name: str, epoch: int | str) -> Path:
     """``eval_<final|epochNNNN>_<sampling tag>.npz``: an evaluation is keyed by its checkpoint and by the
     evaluation settings (:class:`~gdlib.config.SampleConfig`), so another sampler gives new samples."""
-    tag = "final" if epoch == "final" else f"epoch{int(epoch):04d}"
-    return run_dir(cfg, name) / f"eval_{tag}_{cfg.sampling.tag()}.npz"
+    return run_dir(cfg, name) / f"eval_{point_tag(epoch)}_{cfg.sampling.tag()}.npz"
 
 
 def sample_and_score(model: torch.nn.Module, cfg: TrainConfig, epoch: int | str = "final",
@@ -265,7 +279,8 @@ def final_state(cfg: TrainConfig, name: str) -> dict[str, torch.Tensor]:
 
 
 __all__ = [
-    "METRIC_COLUMNS", "run_dir", "checkpoint_path", "lock_path", "finished_runs", "is_trained", "saved_epochs",
+    "METRIC_COLUMNS", "run_dir", "step_point", "point_tag", "checkpoint_path", "lock_path", "finished_runs",
+    "is_trained", "saved_epochs",
     "load_checkpoint", "load_metrics", "write_metrics", "Evaluation", "generates_requested", "eval_path",
     "sample_and_score", "scored", "save_evaluation", "cached_evaluation", "evaluate", "layer_activations",
     "final_state", "torch_bytes", "load_evaluation",

@@ -43,6 +43,7 @@ from gdlib.runs import (
     run_dir,
     sample_and_score,
     save_evaluation,
+    step_point,
     torch_bytes,
     write_metrics,
 )
@@ -289,6 +290,9 @@ class Run:
             while self.step < self.total:
                 loss = self.optimise()
                 self.bar.update(1)
+                if self.step in self.cfg.checkpoint_steps:  # a point of the learning curve (gdlib.curves)
+                    self.save_weights(checkpoint_path(self.cfg, self.name, step_point(self.step)),
+                                      step_point(self.step))
                 if on_step is not None:
                     on_step(self.step, float(loss))
                 epoch_done = self.step % self.spe == 0 or self.step == self.total

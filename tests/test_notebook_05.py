@@ -7,13 +7,14 @@ import pytest
 
 from gdlib.claims import load_claims
 from gdlib.controls import AVERAGE, GENERATORS
+from gdlib.curves import load_curves
 from gdlib.paths import REPO
 from gdlib.runner import load_profile, run_notebooks
 
 NOTEBOOK = REPO / "notebooks" / "05_composition.ipynb"
 FIGURES = ["05_fig10be_rim.png", "05_fig10c_test_region_samples.png", "05_fig11b_lesion.png",
            "05_fig12cdef_squares.png", "05_fig4ab_fig9_fig11a_fig12ab_layouts.png", "05_fig4cde_sos_regions.png",
-           "05_fig4g_bump_stripes.png"]
+           "05_fig4g_bump_stripes.png", "05_learning_curves.png"]
 CLAIMS = {"C6a", "C6b", "C7", "C7b", "C8", "C9", "C9b", "C9c"}
 
 
@@ -71,6 +72,16 @@ def test_notebook_05_runs_under_smoke_and_records_its_figures_and_claims(tmp_pat
     assert all(f"mean of {len(seeds)} seeds" in c.note for c in claims.values())  # the claims judge the seed mean
     report = (tmp_path / "REPORT.md").read_text()
     assert "| C6a |" in report and "| C9 |" in report and "05_fig4cde_sos_regions.png" in report
+    # learning curves (issue 20 items 2, 3, 8): every model's OOD accuracy at 1, 2 and 4 steps (smoke), beside the
+    # controls; every claim carries the still-learning gate of each model it rests on; the report has the end points
+    [(notebook, profile, _, curves)] = load_curves(tmp_path)
+    assert (notebook, profile, len(curves)) == ("05_composition", "smoke", 12)
+    steps = load_profile("smoke")["05_composition"]["STEPS"]
+    assert all(c.steps == (1, 2, steps) == (1, 2, 4) and len(c.values) == 3 for c in curves)
+    assert all(set(c.controls) == set(GENERATORS) for c in curves)
+    for c in claims.values():
+        assert {g.model for g in c.gates if g.steps} == {g.model for g in c.gates if not g.steps}
+    assert "## What more compute does" in report and "| 2D+1D | OOD strict joint |" in report
 
 
 @pytest.mark.slow

@@ -7,7 +7,8 @@ Choices where the paper is silent (written down in notebook 05 too):
 - a model passes its **gate** (:func:`gate`) when its in-distribution strict joint accuracy reaches
   :data:`LEARNT_THRESHOLD` (60%); the 1D stripe models, which never saw a 2D sample, when the in-distribution
   accuracy of at least one coordinate (x or y correct, ``x + y - joint``) does. A claim part resting on a
-  model that did not pass is not decided (:func:`gdlib.claims.verdict`);
+  model that did not pass is not decided (:func:`gdlib.claims.verdict`); nor is one whose model's OOD accuracy was
+  still moving at the end of its learning curve (``ClaimRecorder.settled``, :func:`gdlib.curves.still_learning`);
 - the copier's accuracy in a region (:func:`gdlib.experiments.composition_scores.control_scores`) is the
   **memorisation floor**: positive statements must beat it by a margin (:func:`beats_floor`); statements that
   the model fails are checked against the formula oracle, which does not fail. Across widths, criteria compare
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -94,11 +95,13 @@ def subjects(scores: Mapping[str, Mapping[str, Accuracy]], controls: Mapping[str
 
 def evidence(criterion: Callable[[Subject], Outcome], keys: Sequence[str], scores: Mapping[str, Mapping[str, Accuracy]],
              controls: Mapping[str, Mapping[str, Mapping[str, Accuracy]]], gates: Mapping[str, Gate],
-             kinds: Sequence[str]) -> Evidence:
+             kinds: Sequence[str], settled: Mapping[str, Gate] | None = None) -> Evidence:
     """``criterion`` applied to the models' scores and, in their place, to each control kind of ``kinds``,
-    with the gates of the models ``keys`` that the claim rests on (:func:`gdlib.claims.judge`)."""
+    with the gates of the models ``keys`` that the claim rests on (:func:`gdlib.claims.judge`) and their
+    still-learning gates (``settled``, :func:`gdlib.curves.still_learning`) where given."""
     model, ctrl = subjects(scores, controls, kinds)
-    return judge(criterion, model, ctrl, gates=[gates[k] for k in keys])
+    settled = settled or {}
+    return judge(criterion, model, ctrl, gates=[gates[k] for k in keys] + [settled[k] for k in keys if k in settled])
 
 
 # claim criteria: thresholds come from the notebook, fixed before the measurement ------------------------
@@ -200,7 +203,7 @@ def composes_in_every_cut(s: Subject, keys: Sequence[str], minimum: float, margi
 class ClaimRecorder:
     """What notebook 05's claims are measured on: the models by key, each model's count of rim training images
     under each reading of the cross (:func:`gdlib.datasets.rim_kept`), the region scores of the models (their mean
-    over ``seeds``) and of each control kind, and the models' gates."""
+    over ``seeds``) and of each control kind, the models' gates and their still-learning gates (``settled``)."""
 
     log: ClaimLog
     models: Mapping[str, ModelSpec]
@@ -209,6 +212,7 @@ class ClaimRecorder:
     controls: Mapping[str, Mapping[str, Mapping[str, Accuracy]]]
     gates: Mapping[str, Gate]
     seeds: Sequence[int] = (0,)
+    settled: Mapping[str, Gate] = field(default_factory=dict)
 
     def check(self, id: str, criterion: Callable[[Subject], Outcome], keys: Sequence[str], kinds: Sequence[str],
               statement: str, paper_figure: str, paper_value: str, criterion_text: str, note: str = "") -> ClaimCheck:
@@ -220,7 +224,7 @@ class ClaimRecorder:
         rims = "; ".join(f"{k} (trained under {self.models[k].scoring.reading!r}): rim images kept by each reading of "
                          f"the cross: {counts(k)}" for k in rim)
         return self.log.check(id, statement, criterion_text,
-                              evidence(criterion, keys, self.scores, self.controls, self.gates, kinds),
+                              evidence(criterion, keys, self.scores, self.controls, self.gates, kinds, self.settled),
                               paper_figure, paper_value, scale([self.models[k] for k in keys], seeds=self.seeds),
                               note="; ".join(filter(None, [note, rims, spread_note(self.scores, keys)])))
 

@@ -14,7 +14,9 @@ Choices where the paper is silent (written down in notebook 05 too):
 - the 1D stripe models are gated on their own training stripes (:func:`stripe_accuracy`);
 - **controls** (:func:`control_scores`, :mod:`gdlib.controls`): a blank generator, one that copies the
   nearest training image, the formula oracle, and the pixel average of the two nearest training images, each
-  drawn at every model's evaluation centres and scored alike.
+  drawn at every model's evaluation centres and scored alike;
+- **learning curves** (:func:`learning_curves`, :mod:`gdlib.curves`): each model's OOD strict joint accuracy at its
+  checkpoint steps, scored like the final evaluation, for the still-learning gate of every claim.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from gdlib.accuracy import BUMP, Accuracy, region_accuracy, strict
+from gdlib.accuracy import BUMP, OOD, Accuracy, region_accuracy, strict
 from gdlib.checks import check_choice
 from gdlib.controls import AVERAGE, COPY, GENERATORS, control_evaluation
+from gdlib.curves import Curve
+from gdlib.curves import points as curve_points
 from gdlib.datasets import CATEGORIES, categorise, make_dataset, training_labels
 from gdlib.experiments.composition import ModelSpec
 from gdlib.runs import Evaluation, evaluate, load_checkpoint, sample_and_score
@@ -57,6 +61,24 @@ def seed_scores(seeded: Mapping[int, Sequence[ModelSpec]], name: str, scoring: C
     ``scoring(model)``), averaged over seeds with the spread (:func:`gdlib.seeds.mean_scores`)."""
     return mean_scores([{m.key: score_evaluation(m, evaluate(m.config, name, "final", layers=()), scoring(m))
                          for m in models} for models in seeded.values()])
+
+
+def learning_curves(seeded: Mapping[int, Sequence[ModelSpec]], name: str, scoring: Callable[[ModelSpec], str],
+                    scores: Mapping[str, Mapping[str, Accuracy]],
+                    controls: Mapping[str, Mapping[str, Mapping[str, Accuracy]]]) -> dict[str, Curve]:
+    """Each model's learning curve (:mod:`gdlib.curves`): its OOD strict joint accuracy (``scoring(model)``; the
+    number its claims rest on) at each saved checkpoint step, the mean over seeds, then at the end (``scores``, the
+    final evaluation's), with each control's OOD joint accuracy beside it."""
+    out = {}
+    for m in next(iter(seeded.values())):
+        values = []
+        for _, point in curve_points(m.config)[:-1]:
+            per_seed = [{m.key: score_evaluation(s, evaluate(s.config, name, point, layers=()), scoring(m))}
+                        for models in seeded.values() for s in models if s.key == m.key]
+            values.append(mean_scores(per_seed)[m.key][OOD].joint)
+        out[m.key] = Curve(m.key, "OOD strict joint", [s for s, _ in curve_points(m.config)],
+                           [*values, scores[m.key][OOD].joint], {k: c[m.key][OOD].joint for k, c in controls.items()})
+    return out
 
 
 def stripe_accuracy(model: ModelSpec, name: str, count: int = 256, seed: int = 0) -> float:
@@ -95,4 +117,5 @@ def control_scores(models: Sequence[ModelSpec], kinds: Sequence[str] = GENERATOR
     return out
 
 
-__all__ = ["SCORINGS", "score_evaluation", "seed_scores", "stripe_accuracy", "visible_accuracy", "control_scores"]
+__all__ = ["SCORINGS", "score_evaluation", "seed_scores", "learning_curves", "stripe_accuracy", "visible_accuracy",
+           "control_scores"]

@@ -5,7 +5,8 @@
 - :mod:`gdlib.plots.geometry`: eigenspectra, PCA projections, UMAP, persistence diagrams, Fig. 3's torus tests
   (03, 04);
 - :mod:`gdlib.plots.composition`, :mod:`gdlib.plots.sample_efficiency`, :mod:`gdlib.plots.percolation`: the
-  figures of notebooks 05, 06 and 07.
+  figures of notebooks 05, 06 and 07;
+- :mod:`gdlib.plots.curves`: the learning curves of the generalisation claims beside their controls.
 
 Analysis modules never import matplotlib: they return numbers, and these functions draw them. A figure of record
 is saved with :func:`save_figure`, which also records it in the notebook's report.
