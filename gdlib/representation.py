@@ -10,9 +10,11 @@ trajectory (C1), applied alike to the trained model and to its controls (:mod:`g
 
 - the **untrained network** (the epoch-0 checkpoint: same architecture, seed, sampling and capture);
 - **isotropic Gaussian noise** of the representation's shape;
-- and, as references outside the verdict, **raw pixels** (the formula's images at the same centres,
-  flattened; they are factorised too, since a bump's image is the product of an x and a y profile) and
-  the ideal Clifford and 3D tori.
+- the data's own **pixels** (the formula's images at the same centres, flattened; they are factorised too, since
+  a bump's image is the product of an x and a y profile, and a torus on periodic data: issue 22 made them a
+  control); C1's controls are trajectories over the checkpoints (:mod:`gdlib.representation_controls`);
+- and, as references outside the verdict, the network's conditioning input
+  (:func:`gdlib.representation_controls.conditioning_input`) and the ideal Clifford and 3D tori.
 
 Measured on controls before the criteria were fixed (N = 16, width 16, 256 centres; three untrained seeds):
 the untrained network has PR 74-86 and noise 204 (so "PR about 7" alone separates them); every family of
@@ -98,8 +100,8 @@ def noise_like(rep: CheckpointRepresentation, seed: int = 0) -> CheckpointRepres
 
 
 def pixel_representation(cfg: TrainConfig, labels: np.ndarray) -> CheckpointRepresentation:
-    """Raw pixels: the data formula's images at ``labels``, flattened (a reference: bumps are products of an
-    x and a y profile, so pixels are factorised too)."""
+    """Raw pixels: the data formula's images at ``labels``, flattened (a control of C2-C5: bumps are products of
+    an x and a y profile, so pixels are factorised too, and a torus on periodic data)."""
     from gdlib.images import render
 
     d = cfg.data
@@ -137,7 +139,8 @@ def pr_trajectory(epochs: Sequence[int | str], prs: Sequence[float], pr_range: t
 
 
 def constant_trajectory(epochs: Sequence[int | str], pr: float) -> tuple[list, list[float]]:
-    """A control's trajectory for C1: the same representation (e.g. the untrained network) at every checkpoint."""
+    """The same value at every checkpoint. Not a control of C1 (a constant line fails it by construction: notebook
+    03 uses the moving trajectories of :mod:`gdlib.representation_controls`); tests use it for that property."""
     return list(epochs), [pr] * len(epochs)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from gdlib.claims import load_claims
@@ -18,8 +20,18 @@ def test_notebooks_03_and_04_analyse_the_model_of_02_under_smoke(tmp_path):
     claims = {c.id: c for c in load_claims(tmp_path)[0] if c.notebook in ("03_representation", "04_torus_geometry")}
     assert set(claims) == {"C1", "C2", "C3", "C4", "C5"}
     assert all(c.verdict == "not decided" and "smoke" in c.reason for c in claims.values())  # smoke decides nothing
-    for c in claims.values():  # the untrained network and noise are measured by the same criterion
-        assert {r.name for r in c.rows if r.role == "control"} == {"untrained (epoch 0)", "noise"}, c.id
+    # C1's controls are trajectories over the model's own checkpoints; C2-C5's are the untrained network, noise and
+    # the data's pixels, with the conditioning input as a reference whose row says whether it passes (issue 22)
+    moving = {"pixels of the model's samples", "untrained network on the model's samples"}
+    for c in claims.values():
+        controls = {r.name: r for r in c.rows if r.role == "control"}
+        assert set(controls) == (moving if c.id == "C1" else {"untrained (epoch 0)", "noise", "pixels"}), c.id
         assert c.gates and c.gates[0].model == "torus model"
+        if c.id != "C1":
+            reference = next(r for r in c.rows if r.name == "conditioning input")
+            assert reference.role == "reference" and isinstance(reference.passes, bool), c.id
+    epochs = lambda text: re.findall(r"(\w+): [-\d.]+", text)  # noqa: E731  "<epoch>: <PR>" per checkpoint
+    rows = {r.name: r.measured for r in claims["C1"].rows}
+    assert all(epochs(rows[name]) == epochs(claims["C1"].measured) for name in moving), rows
     report = (tmp_path / "REPORT.md").read_text()
     assert "| C4 |" in report and "#### C4:" in report and "04_fig3_torus_tests.png" in report
