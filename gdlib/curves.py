@@ -2,7 +2,7 @@
 
 A claim about held-out data judged while its number is still rising reports the training length, not the claim
 (issue 20): at quick the 2D+1D model of notebook 05 fits its training set by 1,400 steps (91% in-distribution) and
-composes nothing, and composes by 11,200 steps (``/work/shared/MEASURED.md``). So each model a generalisation claim
+composes nothing, and composes by 11,200 steps (measured 2026-12-06 on a 2-core EPYC). So each model a generalisation claim
 rests on saves its weights at fractions of its own run (:data:`CURVE_FRACTIONS` of ``TrainConfig.steps``, through
 ``TrainConfig.checkpoint_steps``: :func:`with_curve`); each checkpoint is sampled and scored exactly as the final
 weights are (same sampler, same noise, same regions), which gives a :class:`Curve`; and :func:`still_learning` turns
