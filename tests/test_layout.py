@@ -57,3 +57,13 @@ def test_no_function_is_over_60_lines():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60:
                 long[f"{path.relative_to(PACKAGE)}:{node.name}"] = node.end_lineno - node.lineno + 1
     assert not long, long
+
+
+def test_no_tracked_file_points_into_the_developers_shared_folder():
+    # a user has the repository only: a path into the developers' shared/ folder, or a file name from it, is a dead link
+    files = subprocess.run(["git", "ls-files"], capture_output=True, text=True, check=True, cwd=REPO).stdout.split()
+    needles = ("/work/shared", "../shared/", "MEASURED.md")
+    this = "tests/test_layout.py"
+    hits = [f for f in files if f != this and (REPO / f).is_file()
+            and any(n in (REPO / f).read_text(errors="ignore") for n in needles)]
+    assert not hits, hits
