@@ -82,6 +82,12 @@ def test_the_readme_table_is_the_one_the_committed_snapshots_give():
     assert table in readme, "README.md's results table was edited by hand: run python -m gdlib.results readme"
 
 
+def test_ci_runs_exactly_the_test_command_the_readme_gives():
+    readme = (REPO / "README.md").read_text()
+    ci = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines() if line.startswith("./run_all.sh")]
+    assert ci == ["./run_all.sh --tests"] and "./run_all.sh --tests    #" in readme
+
+
 def test_the_readme_is_at_most_10000_characters():
     size = len((REPO / "README.md").read_bytes())
     assert size <= 10_000, f"README.md is {size} characters: move text into docs/"
