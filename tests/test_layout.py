@@ -1,4 +1,4 @@
-"""The package's layout rules: analysis never draws, modules stay short, the README names every module."""
+"""The package's layout rules: analysis never draws, modules stay short, docs/architecture.md names every module."""
 
 from __future__ import annotations
 
@@ -38,14 +38,13 @@ def test_no_module_is_over_350_lines_and_no_experiment_module_over_250():
     assert all(name in sizes for name in PENDING), "a pending module was renamed: update PENDING"
 
 
-def test_the_readme_layout_names_every_module():
-    readme = (REPO / "README.md").read_text()
-    layout = readme[readme.index("## Layout"):readme.index("## Speed benchmark")]
+def test_the_architecture_page_names_every_module():
+    layout = (REPO / "docs" / "architecture.md").read_text()
     missing = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
                if p.name != "__init__.py" and p.parent.name != "plots"
                and f"`{p.relative_to(PACKAGE)}`" not in layout]
     missing += [p.name for p in (PACKAGE / "plots").glob("*.py") if f"`{p.name}`" not in layout]
-    assert not missing, f"README.md's layout section does not name {missing}"
+    assert not missing, f"docs/architecture.md does not name {missing}"
 
 
 def test_no_function_is_over_60_lines():

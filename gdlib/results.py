@@ -1,0 +1,228 @@
+"""The README's results table: a committed snapshot of each profile's last run, and the table written from them.
+
+The table is never edited by hand (issue 23). After a finished run, on the machine that made it::
+
+    python -m gdlib.results snapshot --profile quick     # outputs/claims/*.json -> results/quick.json
+    python -m gdlib.results readme                       # results/*.json -> the table in README.md
+
+A snapshot holds what a reader needs to weigh the verdicts: the run's date (the last notebook's finish time in
+``runs.csv``), the CPU and GPU, the commit, the notebooks' summed wall time, and each claim's id, statement,
+verdict and the model row's numbers. ``tests/test_results.py`` checks that README.md's table is what
+:func:`readme_table` makes of the committed snapshots, so a hand edit fails the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gdlib.claims import SMOKE, ClaimCheck, load_claims
+from gdlib.paths import REPO, atomic_write_json, atomic_write_text, outputs_dir
+
+#: The profiles the README's table shows, one column each.
+TABLE_PROFILES = ("quick", "extended")
+RESULTS = REPO / "results"
+README = REPO / "README.md"
+BEGIN = "<!-- results table: written by `python -m gdlib.results readme`, do not edit -->"
+END = "<!-- end of results table -->"
+NOT_RUN = "not run yet"
+#: A table cell's longest statement and number: the README stays under 10,000 characters with every claim.
+STATEMENT_CHARS = 60
+NUMBER_CHARS = 44
+
+
+# the machine and the code a run used ----------------------------------------------------------------------
+def cpu_model() -> str:
+    """The CPU's model name and core count (``/proc/cpuinfo``; the platform's name elsewhere)."""
+    name = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name or os.uname().machine}, {os.cpu_count()} cores"
+
+
+def gpu_model() -> str:
+    """The GPUs ``nvidia-smi`` lists, or ``"none"`` (no torch import: this runs after the run)."""
+    if shutil.which("nvidia-smi") is None:
+        return "none"
+    done = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True)
+    names = [n.strip() for n in done.stdout.splitlines() if n.strip()]
+    return ", ".join(names) if done.returncode == 0 and names else "none"
+
+
+def commit(repo: Path = REPO) -> str:
+    """The checked-out commit, with ``-dirty`` when tracked files differ from it; ``unknown`` outside git."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+
+    head = git("rev-parse", "--short=10", "HEAD")
+    if head.returncode != 0:
+        return "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    return head.stdout.strip() + ("-dirty" if dirty else "")
+
+
+# a snapshot -------------------------------------------------------------------------------------------------
+def _runs(outputs: Path, profile: str) -> list[dict[str, str]]:
+    path = outputs / "runs.csv"
+    if not path.exists():
+        return []
+    with path.open(newline="") as fh:
+        return [r for r in csv.DictReader(fh) if r.get("profile") == profile]
+
+
+def _claim_entry(c: ClaimCheck) -> dict[str, str]:
+    return {"id": c.id, "statement": c.statement, "verdict": c.verdict, "kind": c.kind, "notebook": c.notebook,
+            "measured": c.measured}
+
+
+def snapshot(outputs: Path, profile: str) -> dict[str, Any]:
+    """The snapshot of the run under ``outputs`` at ``profile``. A ``ValueError`` says why there is none: the
+    smoke profile (not evidence), no claims recorded, or claims recorded at another profile (a mixed folder)."""
+    if profile == SMOKE:
+        raise ValueError("the smoke profile's verdicts are not evidence: snapshot quick, extended or full")
+    claims, _ = load_claims(outputs)
+    if not claims:
+        raise ValueError(f"no claims under {outputs / 'claims'}: run ./run_all.sh --profile {profile} first")
+    other = sorted({f"{c.id} ({c.profile})" for c in claims if c.profile != profile})
+    if other:
+        raise ValueError(f"{outputs} holds claims of another profile than {profile}: {', '.join(other)}")
+    runs = _runs(outputs, profile)
+    finished = max((r["finished_at"] for r in runs if r.get("finished_at")), default="")
+    return {
+        "profile": profile,
+        "date": finished or datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu": cpu_model(),
+        "gpu": gpu_model(),
+        "commit": commit(),
+        "wall_s": round(sum(float(r["wall_s"]) for r in runs if r.get("wall_s")), 1),
+        "notebooks": {r["notebook"]: r.get("status", "") for r in runs},
+        "claims": [_claim_entry(c) for c in claims],
+    }
+
+
+def write_snapshot(outputs: Path, profile: str, results: Path = RESULTS) -> Path:
+    path = Path(results) / f"{profile}.json"
+    atomic_write_json(path, snapshot(Path(outputs), profile))
+    return path
+
+
+def load_snapshot(profile: str, results: Path = RESULTS) -> dict[str, Any] | None:
+    """The committed snapshot of ``profile``, or None when that profile has not been run yet."""
+    path = Path(results) / f"{profile}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+# the table --------------------------------------------------------------------------------------------------
+def trim(text: str, limit: int) -> str:
+    """``text`` on one line, cut at a word before ``limit`` characters (with an ellipsis when cut)."""
+    text = " ".join(str(text).split()).replace("|", "/")
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 3].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "..."
+
+
+def _cell(claim: Mapping[str, str] | None, snap: Mapping[str, Any] | None) -> str:
+    if snap is None:
+        return NOT_RUN
+    if claim is None:
+        return "not checked"
+    number = trim(claim["measured"].split("; ")[0], NUMBER_CHARS)
+    return f"**{claim['verdict']}**: {number}" if number else f"**{claim['verdict']}**"
+
+
+def _order(claim_id: str) -> tuple:
+    digits = "".join(ch for ch in claim_id if ch.isdigit())
+    return (claim_id.rstrip("0123456789abcdefgh"), int(digits) if digits else 0, claim_id)
+
+
+def _about(profile: str, snap: Mapping[str, Any] | None) -> str:
+    if snap is None:
+        return f"- `{profile}`: {NOT_RUN}."
+    failed = [nb for nb, status in snap.get("notebooks", {}).items() if status != "ok"]
+    gpu = "" if snap.get("gpu", "none") == "none" else f", {snap['gpu']}"
+    line = (f"- `{profile}`: {snap['date'][:10]}, commit `{snap['commit']}`, {snap['cpu']}{gpu}; "
+            f"the notebooks took {snap['wall_s'] / 60:.0f} min")
+    return line + (f"; did not finish: {', '.join(failed)}." if failed else ".")
+
+
+def readme_table(snapshots: Mapping[str, Mapping[str, Any] | None]) -> str:
+    """The README's results table (between :data:`BEGIN` and :data:`END`) from each profile's snapshot."""
+    by_profile = {p: {c["id"]: c for c in (s or {}).get("claims", [])} for p, s in snapshots.items()}
+    ids = sorted({i for claims in by_profile.values() for i in claims}, key=_order)
+    header = ["claim", "the paper says", *(f"`{p}`" for p in snapshots)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for i in ids:
+        first = next(claims[i] for claims in by_profile.values() if i in claims)
+        cells = [_cell(by_profile[p].get(i), s) for p, s in snapshots.items()]
+        lines.append("| " + " | ".join([i, trim(first["statement"], STATEMENT_CHARS), *cells]) + " |")
+    if not ids:
+        lines.append("| " + " | ".join(["-", "-", *(NOT_RUN for _ in snapshots)]) + " |")
+    lines += ["", *(_about(p, s) for p, s in snapshots.items())]
+    return "\n".join([BEGIN, *lines, END])
+
+
+def with_table(text: str, table: str) -> str:
+    """``text`` (the README) with the part from :data:`BEGIN` to :data:`END` replaced by ``table``."""
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"README.md has no results table markers: put {BEGIN!r} and {END!r} where it goes")
+    head, rest = text.split(BEGIN, 1)
+    return head + table + rest.split(END, 1)[1]
+
+
+def committed_table(results: Path = RESULTS) -> str:
+    return readme_table({p: load_snapshot(p, results) for p in TABLE_PROFILES})
+
+
+# the command line -------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gdlib.results", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    snap = commands.add_parser("snapshot", help="write results/<profile>.json from a finished run's outputs")
+    snap.add_argument("--profile", required=True, help="the profile the run used (quick, extended, full)")
+    snap.add_argument("--outputs", type=Path, default=None, help="the run's outputs folder (default outputs/)")
+    snap.add_argument("--results", type=Path, default=RESULTS, help="where snapshots live (default results/)")
+    readme = commands.add_parser("readme", help="rewrite README.md's results table from results/*.json")
+    readme.add_argument("--results", type=Path, default=RESULTS, help="where snapshots live (default results/)")
+    readme.add_argument("--readme", type=Path, default=README, help="the README to rewrite (default README.md)")
+    readme.add_argument("--check", action="store_true", help="change nothing; exit 1 if the table is stale")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "snapshot":
+            path = write_snapshot(args.outputs or outputs_dir(), args.profile, args.results)
+            print(f"wrote {path}; now run: python -m gdlib.results readme")
+            return 0
+        text = args.readme.read_text()
+        new = with_table(text, committed_table(args.results))
+    except ValueError as err:
+        print(f"gdlib.results: {err}", file=sys.stderr)
+        return 2
+    if args.check:
+        print("README.md's results table is " + ("up to date" if new == text else "stale: run the readme command"))
+        return 0 if new == text else 1
+    if new != text:
+        atomic_write_text(args.readme, new)
+    print(f"{args.readme}: results table written from {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The README: short, its results table written from the committed snapshots, every link resolving."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from gdlib import results
+from gdlib.claims import ClaimLog, Evidence, Outcome, Part
+from gdlib.paths import REPO
+
+
+def _finished_run(root, profile="quick"):
+    """An outputs folder as a run leaves it: two notebooks' claim records and runs.csv."""
+    log = ClaimLog("02_training", profile)
+    good = Evidence(Outcome((Part("acc >= 60%", True),), "joint accuracy 83.1% [79.0, 87.2]; 1024 samples"),
+                    controls={"untrained": Outcome((Part("acc >= 60%", False),), "joint accuracy 0.0%")})
+    log.check("T1", "the model learns its training set", "acc >= 60%", good)
+    other = ClaimLog("03_representation", profile)
+    bad = Evidence(Outcome((Part("PR <= 4", False),), "participation ratio 7.9"))
+    other.check("C2", "the representation is a low-dimensional torus | with a pipe", "PR <= 4", bad)
+    (root / "runs.csv").write_text("notebook,profile,status,wall_s,peak_mib,finished_at\n"
+                                   f"02_training,{profile},ok,341.50,900.0,2025-01-02T10:00:00+00:00\n"
+                                   f"03_representation,{profile},ok,70.25,800.0,2025-01-02T10:02:00+00:00\n")
+    return root
+
+
+@pytest.fixture
+def outputs(tmp_path, monkeypatch):
+    monkeypatch.setenv("GDLIB_OUTPUTS", str(tmp_path / "outputs"))
+    (tmp_path / "outputs").mkdir()
+    return _finished_run(tmp_path / "outputs")
+
+
+def test_a_snapshot_of_a_finished_run_round_trips_through_its_json_file(outputs, tmp_path):
+    path = results.write_snapshot(outputs, "quick", tmp_path / "results")
+    snap = results.load_snapshot("quick", tmp_path / "results")
+    assert path == tmp_path / "results" / "quick.json"
+    assert snap == json.loads(json.dumps(results.snapshot(outputs, "quick"))) | {"gpu": snap["gpu"]}
+    assert snap["date"] == "2025-01-02T10:02:00+00:00" and snap["wall_s"] == 411.8
+    assert snap["notebooks"] == {"02_training": "ok", "03_representation": "ok"}
+    assert {c["id"]: c["verdict"] for c in snap["claims"]} == {"T1": "holds", "C2": "does not hold"}
+    assert snap["claims"][0]["measured"].startswith("joint accuracy 83.1%")
+    assert snap["commit"] and snap["cpu"].endswith("cores")
+
+
+def test_the_table_shows_each_claim_once_with_its_verdict_and_first_number_per_profile(outputs, tmp_path):
+    table = results.readme_table({"quick": results.snapshot(outputs, "quick"), "extended": None})
+    rows = [line for line in table.splitlines() if line.startswith("| C") or line.startswith("| T")]
+    assert rows[0].startswith("| C2 | the representation is a low-dimensional torus / with a pipe |")
+    assert "**does not hold**: participation ratio 7.9 | not run yet |" in rows[0]
+    assert rows[1].endswith("| **holds**: joint accuracy 83.1% [79.0, 87.2] | not run yet |")
+    assert "- `extended`: not run yet." in table and "the notebooks took 7 min" in table
+
+
+def test_a_snapshot_refuses_smoke_an_empty_folder_and_claims_of_another_profile(outputs, tmp_path):
+    with pytest.raises(ValueError, match="not evidence"):
+        results.snapshot(outputs, "smoke")
+    with pytest.raises(ValueError, match="another profile"):
+        results.snapshot(outputs, "extended")
+    with pytest.raises(ValueError, match="no claims"):
+        results.snapshot(tmp_path / "empty", "quick")
+
+
+def test_the_readme_command_rewrites_only_the_part_between_the_markers(outputs, tmp_path, capsys):
+    results.write_snapshot(outputs, "quick", tmp_path / "results")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{results.BEGIN}\nold table\n{results.END}\n\nafter\n")
+    assert results.main(["readme", "--results", str(tmp_path / "results"), "--readme", str(readme), "--check"]) == 1
+    assert results.main(["readme", "--results", str(tmp_path / "results"), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("# title\n\n" + results.BEGIN) and text.endswith(results.END + "\n\nafter\n")
+    assert "| T1 |" in text and "old table" not in text
+    assert results.main(["readme", "--results", str(tmp_path / "results"), "--readme", str(readme), "--check"]) == 0
+
+
+def test_the_readme_table_is_the_one_the_committed_snapshots_give():
+    readme = (REPO / "README.md").read_text()
+    table = results.committed_table()
+    assert table in readme, "README.md's results table was edited by hand: run python -m gdlib.results readme"
+
+
+def test_ci_runs_exactly_the_test_command_the_readme_gives():
+    readme = (REPO / "README.md").read_text()
+    ci = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines() if line.startswith("./run_all.sh")]
+    assert ci == ["./run_all.sh --tests"] and "./run_all.sh --tests    #" in readme
+
+
+def test_the_readme_is_at_most_10000_characters():
+    size = len((REPO / "README.md").read_bytes())
+    assert size <= 10_000, f"README.md is {size} characters: move text into docs/"
+
+
+def test_the_readme_still_fits_when_both_profiles_fill_the_table_with_the_longest_cells():
+    claims = [{"id": f"C{i}c", "statement": "word " * 40, "verdict": "does not hold", "kind": "claim",
+               "notebook": "05", "measured": "1234567 " * 20} for i in range(24)]
+    snap = {"date": "2025-01-02T10:02:00+00:00", "commit": "0123456789-dirty", "wall_s": 9999.0, "gpu": "none",
+            "cpu": "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz, 2 cores", "notebooks": {}, "claims": claims}
+    readme = results.with_table((REPO / "README.md").read_text(), results.readme_table(
+        {p: snap for p in results.TABLE_PROFILES}))
+    assert len(readme.encode()) <= 10_000, f"24 claims would make README.md {len(readme.encode())} characters"
+
+
+def _links(path):
+    """Relative link targets of a Markdown file (no URLs, no in-page anchors), without their #fragment."""
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    targets = re.findall(r"\]\(([^)\s]+)\)", text)
+    return [t.split("#")[0] for t in targets if not re.match(r"[a-z]+:", t) and not t.startswith("#")]
+
+
+def test_every_relative_link_in_the_readme_and_docs_resolves_to_a_file():
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    assert len(pages) > 1, "docs/ holds the manual"
+    broken = [f"{p.relative_to(REPO)} -> {t}" for p in pages for t in _links(p) if not (p.parent / t).exists()]
+    assert not broken, broken
+    assert any(t.startswith("docs/") for t in _links(REPO / "README.md")), "the README links into docs/"
