@@ -9,7 +9,8 @@ verdict is "cannot tell").
   redrawn as Binomial(n, p) / n, seeded), the percentile interval. With several seeds the samples of all seeds
   are pooled (``n`` = samples x seeds): the bootstrap sees the sampling noise, not extra spread between seeds,
   which each claim row reports beside (:func:`gdlib.seeds.spread_note`);
-- a fitted slope: the t interval slope +- t(0.975, k - 2) x its standard error (``scipy.stats.linregress``).
+- a fitted slope: the t interval slope +- t(0.975, k - 2) x its standard error (``scipy.stats.linregress``);
+- a median (a bump's width over samples): the percentile bootstrap over the samples.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import linregress
 from scipy.stats import t as student_t
 
 from gdlib.claims import Part
@@ -68,7 +70,8 @@ def wilson(successes: float, n: float, z: float = Z95) -> Interval:
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half))
+    low, high = (0.0 if successes <= 0 else centre - half), (1.0 if successes >= n else centre + half)
+    return Interval(p, max(0.0, low), min(1.0, high))
 
 
 def proportion(p: float, n: float) -> Interval:
@@ -97,6 +100,24 @@ def t_interval(value: float, stderr: float, dof: float) -> Interval:
     return Interval(value, value - half, value + half)
 
 
+def linear_rise(x: np.ndarray, y: np.ndarray) -> tuple[float, Interval]:
+    """Pearson r of (x, y) and the relative rise of their least-squares line from x's smallest to its largest value,
+    slope * (x_max - x_min) / fitted y at x_min, with the slope's t interval through the same scale."""
+    fit = linregress(x, y)
+    base = fit.intercept + fit.slope * np.min(x)
+    scale = base / np.ptp(x) if base > 0 else math.nan
+    return float(fit.rvalue), t_interval(float(fit.slope), float(fit.stderr), len(x) - 2).shifted(0.0, scale)
+
+
+def median_interval(values: Sequence[float], draws: int = 2000, seed: int = 0) -> Interval:
+    """The median and its 95% percentile-bootstrap interval over the samples (NaN without samples)."""
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) == 0:
+        return Interval(math.nan, math.nan, math.nan)
+    boot = np.median(np.random.default_rng(seed).choice(v, size=(draws, len(v))), axis=1)
+    return Interval(float(np.median(v)), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5)))
+
+
 def part_at_least(name: str, interval: Interval, threshold: float, models: Sequence[str] = ()) -> Part:
     """A criterion part "``interval`` >= ``threshold``" decided by :meth:`Interval.at_least`."""
     passes, straddles = interval.at_least(threshold)
@@ -109,5 +130,5 @@ def part_below(name: str, interval: Interval, threshold: float, models: Sequence
     return Part(name, passes, tuple(models), straddles)
 
 
-__all__ = ["Z95", "DRAWS", "Interval", "wilson", "proportion", "bootstrap", "t_interval", "part_at_least",
-           "part_below"]
+__all__ = ["Z95", "DRAWS", "Interval", "wilson", "proportion", "bootstrap", "t_interval", "linear_rise",
+           "median_interval", "part_at_least", "part_below"]
