@@ -169,7 +169,7 @@ def losses_rise(table: SweepTable, min_r: float = 0.8, min_rise: float = 0.05) -
             name = f"{sigma_name(sigma)} {key.split('_')[0]}"
             flat = not keep.any() or np.ptp(y[keep]) == 0  # no rise at all: fails clearly
             if flat or keep.sum() < MIN_POINTS:
-                parts.append(Part(f"{name}: {keep.sum()} points{', flat' * flat} (fewer than {MIN_POINTS}: no "
+                parts.append(Part(f"{name}: {keep.sum()} points{', flat' if flat else ''} (fewer than {MIN_POINTS}: no "
                                   "decision)", False, (sigma_name(sigma),), straddles=not flat))
                 continue
             r, rise = linear_rise(x[keep], y[keep])
