@@ -10,6 +10,7 @@ verdict is "cannot tell").
   are pooled (``n`` = samples x seeds): the bootstrap sees the sampling noise, not extra spread between seeds,
   which each claim row reports beside (:func:`gdlib.seeds.spread_note`);
 - a fitted slope: the t interval slope +- t(0.975, k - 2) x its standard error (``scipy.stats.linregress``);
+  the difference of two fitted slopes: the same with both errors combined (Welch-Satterthwaite);
 - a median (a bump's width over samples): the percentile bootstrap over the samples.
 """
 
@@ -100,6 +101,19 @@ def t_interval(value: float, stderr: float, dof: float) -> Interval:
     return Interval(value, value - half, value + half)
 
 
+def slope_difference(first: float, first_stderr: float, first_dof: float, second: float, second_stderr: float,
+                     second_dof: float) -> Interval:
+    """``first - second`` of two independently fitted slopes with its 95% t interval: standard error
+    sqrt(se1^2 + se2^2), degrees of freedom by Welch-Satterthwaite (at least the smaller fit's); NaN bounds when
+    either fit has no standard error (two points)."""
+    var = first_stderr**2 + second_stderr**2
+    if not (math.isfinite(var) and first_dof >= 1 and second_dof >= 1):
+        return Interval(first - second, math.nan, math.nan)
+    quartic = first_stderr**4 / first_dof + second_stderr**4 / second_dof
+    dof = var**2 / quartic if quartic > 0 else first_dof + second_dof
+    return t_interval(first - second, math.sqrt(var), dof)
+
+
 def linear_rise(x: np.ndarray, y: np.ndarray) -> tuple[float, Interval]:
     """Pearson r of (x, y) and the relative rise of their least-squares line from x's smallest to its largest value,
     slope * (x_max - x_min) / fitted y at x_min, with the slope's t interval through the same scale."""
@@ -130,5 +144,6 @@ def part_below(name: str, interval: Interval, threshold: float, models: Sequence
     return Part(name, passes, tuple(models), straddles)
 
 
-__all__ = ["Z95", "DRAWS", "Interval", "wilson", "proportion", "bootstrap", "t_interval", "linear_rise",
+__all__ = ["Z95", "DRAWS", "Interval", "wilson", "proportion", "bootstrap", "t_interval", "slope_difference",
+           "linear_rise",
            "median_interval", "part_at_least", "part_below"]
