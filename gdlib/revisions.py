@@ -30,11 +30,11 @@ REVISIONS = (
              "controls (untrained PR 74-86, noise 204)", "0c3f758"),
     Revision("C2", "rings looked for in the label planes fitted inside PCs 1-4, not in fixed PC pairs",
              "a rotated ideal Clifford torus failed the fixed-pair test (issue 22 item 3)", "9e368a9"),
-    Revision("C6a", "30% ceiling on the held-out coordinate's accuracy; now 30% of the copier-to-oracle gap",
+    Revision("C6a, C7", "30% ceilings (C6a; C7 1D intersection) on raw accuracy; now 30% of the copier-to-oracle gap",
              "the raw 30% sat one sample above the copier's 28.6%; the number is ours, the paper gives only bars",
-             "273c9b3 (share: this branch)"),
+             "273c9b3 (share: b02c62e)"),
     Revision("C9", "lesions under 3 px left out; quick lesion widths 1, 6 -> 3, 6 px",
-             "the two-image average lands on every centre of a 1 or 2 px lesion (issue 22 item 4)", "this branch"),
+             "the two-image average lands on every centre of a 1 or 2 px lesion (issue 22 item 4)", "b02c62e, e3056de"),
     Revision("C10", "decided on the 2D bumps needed (slope 2 +- 0.5 without stripes, >= 0.7 less with) instead of "
              "the total images needed", "the total-size slope of the augmented sets is pinned by the fixed stripe "
              "count, so null worlds passed", "e7e99e1"),
@@ -44,7 +44,9 @@ REVISIONS = (
     Revision("C12c", "a 5% rise of the loss required beside r >= 0.8", "the untrained network's flat losses passed "
              "r alone; the 5% is ours", "45a0dfa"),
     Revision("C12c", "at least five lambda points, the trend's interval from the fit; quick LAMBDAS 3 -> 5 points",
-             "with three points noise alone gives r >= 0.8 about 20% of the time (issue 22)", "this branch"),
+             "with three points noise alone gives r >= 0.8 about 20% of the time (issue 22)", "e3056de"),
+    Revision("C10", "the bump-slope gap decided over its 95% t interval from both fits' standard errors",
+             "a point gap of one seed and three sizes was read as a decision (issue 22 item 5)", "0703548"),
 )
 
 __all__ = ["Revision", "REVISIONS"]
