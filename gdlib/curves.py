@@ -2,13 +2,14 @@
 
 A claim about held-out data judged while its number is still rising reports the training length, not the claim
 (issue 20): at quick the 2D+1D model of notebook 05 fits its training set by 1,400 steps (91% in-distribution) and
-composes nothing, and composes by 11,200 steps (measured 2026-12-06 on a 2-core EPYC). So each model a generalisation claim
-rests on saves its weights at fractions of its own run (:data:`CURVE_FRACTIONS` of ``TrainConfig.steps``, through
-``TrainConfig.checkpoint_steps``: :func:`with_curve`); each checkpoint is sampled and scored exactly as the final
-weights are (same sampler, same noise, same regions), which gives a :class:`Curve`; and :func:`still_learning` turns
-the curve into a :class:`~gdlib.claims.Gate`: the claim is decided only when, between the last two points of the
-curve (at least 2x apart in steps), its number changed by less than :data:`STILL_LEARNING_TOLERANCE`. Otherwise its
-verdict is "not decided: still learning at S steps" (:func:`gdlib.claims.verdict`, no branch of its own).
+composes nothing, and composes by 11,200 steps (measured 2026-12-06 on a 2-core EPYC). So each model a
+generalisation claim rests on saves its weights at fractions of its own run (:data:`CURVE_FRACTIONS` of
+``TrainConfig.steps``, through ``TrainConfig.checkpoint_steps``: :func:`with_curve`); each checkpoint is sampled and
+scored exactly as the final weights are (same sampler, same noise, same regions), which gives a :class:`Curve`; and
+:func:`still_learning` turns the curve into a :class:`~gdlib.claims.Gate`: the claim is decided only when, between
+the last two points of the curve (at least 2x apart in steps), its number changed by less than
+:data:`STILL_LEARNING_TOLERANCE`. Otherwise its verdict is "not decided: still learning at S steps"
+(:func:`gdlib.claims.verdict`, no branch of its own).
 
 The curve is one run's checkpoints, not separate shorter runs: under a constant learning rate (quick) the weights at
 S/2 are those of an S/2-step run; under a decaying one (cosine, full) they are not, and the curve is the run's own.

@@ -17,6 +17,7 @@ from pathlib import Path
 from gdlib.claims import CANNOT_TELL, FAILS, HOLDS, UNDECIDED, VERDICTS, ClaimCheck, load_records
 from gdlib.curves import report_lines
 from gdlib.paths import atomic_write_text, outputs_dir
+from gdlib.revisions import REVISIONS
 
 
 def _claim_order(claim: ClaimCheck) -> tuple:
@@ -52,7 +53,7 @@ def _claim_section(c: ClaimCheck) -> list[str]:
     lines = [f"#### {c.id}: {c.statement}", ""]
     if c.paper_figure or c.paper_value:
         lines.append(f"- Paper ({c.paper_figure}): {c.paper_value}" if c.paper_value else f"- Paper: {c.paper_figure}")
-    lines.append(f"- Criterion (fixed before the run): {c.criterion}")
+    lines.append(f"- Criterion: {c.criterion}")
     lines.append(f"- Scale: {c.scale or c.profile + ' profile'}")
     for g in c.gates:
         lines.append(f"- Gate: {g.describe()}")
@@ -97,10 +98,14 @@ def assemble_report(root: Path | None = None) -> Path:
         lines.append("")
     calibrated = [(r.notebook, k, v) for r in records for k, v in r.calibrated.items()]
     lines += ["## What was not fixed before measurement", "",
-              "The criteria were written before the runs they judge. These settings, however, were chosen "
+              "Most criteria were written before the runs they judge; the ones listed last were revised after. "
+              "These settings were chosen "
               "after earlier runs had been seen (training lengths calibrated on in-distribution accuracy, "
               "sweep ranges, estimator rules); they are listed so that a reader can weigh them:", ""]
     lines += [f"- {nb}: `{k}`: {v}" for nb, k, v in calibrated] or ["- (none recorded)"]
+    lines += ["", "Criteria and thresholds revised after a run had been seen (`gdlib.revisions`), with the commit "
+              "that changed each:", ""]
+    lines += [f"- {r.describe()}" for r in REVISIONS]
     lines.append("")
     for r in records:
         lines += [f"## {r.notebook} (profile {r.profile})", ""]

@@ -146,11 +146,11 @@ def test_the_stripe_gate_scores_the_visible_coordinate_of_drawn_stripes():
 
 def test_interpolation_falls_needs_a_share_of_the_gap_closed_at_the_narrowest_lesion_that_shrinks_with_width():
     def subject(model_ood, floor_ood):
-        acc = lambda v: {OOD: Accuracy(v, v, 1.0, 10)}  # noqa: E731
+        acc = lambda v: {OOD: Accuracy(v, v, 1.0, 200)}  # noqa: E731  (200 samples: intervals of about +-6 points)
         return cc.Subject({k: acc(v) for k, v in model_ood.items()}, {k: acc(v) for k, v in floor_ood.items()},
                             {k: acc(1.0) for k in model_ood})
 
-    keys, widths = ["narrow", "wide"], [1.0, 6.0]
+    keys, widths = ["narrow", "wide"], [3.0, 6.0]
     assert cc.interpolation_falls(subject({"narrow": 0.8, "wide": 0.35}, {"narrow": 0.0, "wide": 0.3}), keys,
                                     widths, 0.2, 0.2).passes
     assert not cc.interpolation_falls(subject({"narrow": 0.1, "wide": 0.0}, {"narrow": 0.0, "wide": 0.3}), keys,

@@ -256,7 +256,7 @@ def test_c5_part_outcomes_survive_the_claims_file_as_booleans(tori, tmp_path, mo
 def models() -> dict[str, comp.ModelSpec]:
     base = TrainConfig(steps=1400, **TINY)
     return comp.by_key(comp.experiment_models(base, n=16, sigma=1.0, d=0.25, margin=6.0, cross=Cross.centred(16, 6.0),
-                                              keep_fractions=[1.0, 0.2], lesion_widths=[1.0, 6.0],
+                                              keep_fractions=[1.0, 0.2], lesion_widths=[1.0, 3.0, 6.0],
                                               square_widths=[6.0]))
 
 
@@ -376,23 +376,25 @@ def test_blank_copier_and_average_fail_c8_while_bumps_drawn_everywhere_with_all_
 
 
 def test_blank_copier_and_oracle_fail_c9_while_interpolation_across_the_narrow_lesion_only_passes(models, controls):
-    keys, widths = ["lesion w=1", "lesion w=6"], [1.0, 6.0]
+    keys, widths = ["lesion w=3", "lesion w=6"], [3.0, 6.0]
     criterion = lambda s: cc.interpolation_falls(s, keys, widths, C9_MARGIN, C9_DROP)
-    kinds = [BLANK, COPY, ORACLE]
+    kinds = [BLANK, COPY, ORACLE, AVERAGE]
     # the oracle interpolates perfectly at every width; its raw gain over copying still falls by 2/7 (the copier's
     # floor rises with the width), which the criterion must not read as a fall
-    assert controls[ORACLE]["lesion w=1"][OOD].joint == controls[ORACLE]["lesion w=6"][OOD].joint == 1.0
+    assert controls[ORACLE]["lesion w=3"][OOD].joint == controls[ORACLE]["lesion w=6"][OOD].joint == 1.0
     for kind in kinds:
         assert fails(criterion(subject(controls[kind], controls))), kind
-    positive = {"lesion w=1": controls[ORACLE]["lesion w=1"], "lesion w=6": controls[COPY]["lesion w=6"]}
+    positive = {"lesion w=3": controls[ORACLE]["lesion w=3"], "lesion w=6": controls[COPY]["lesion w=6"]}
     assert criterion(subject(positive, controls)).passes
     decision, with_controls = region_verdicts(criterion, keys, positive, controls, kinds, models)
     assert decision == HOLDS and all(v != HOLDS for v in with_controls.values()), with_controls
 
 
-def test_the_two_image_average_lands_on_a_1px_lesion_so_it_passes_c9_and_c9_cannot_tell(models, controls):
-    keys, widths = ["lesion w=1", "lesion w=6"], [1.0, 6.0]
-    criterion = lambda s: cc.interpolation_falls(s, keys, widths, C9_MARGIN, C9_DROP)
+def test_the_two_image_average_passes_c9_read_from_a_1px_lesion_and_fails_c9_from_3px_on(models, controls):
+    today = lambda s: cc.interpolation_falls(s, ["lesion w=1", "lesion w=6"], [1.0, 6.0], C9_MARGIN, C9_DROP,
+                                             min_width=0.0)  # noqa: E731  (C9 before issue 22: every width)
+    new = lambda s: cc.interpolation_falls(s, ["lesion w=1", "lesion w=3", "lesion w=6"], [1.0, 3.0, 6.0],
+                                           C9_MARGIN, C9_DROP)  # noqa: E731
     # the 1 px lesion at N = 16, d = 0.25: a held-out column x = 8 has training centres 0.75 px away on both sides
     # at its own y, and nothing nearer; their average's darkest pixel is the held-out column
     narrow = models["lesion w=1"].data
@@ -401,17 +403,11 @@ def test_the_two_image_average_lands_on_a_1px_lesion_so_it_passes_c9_and_c9_cann
     assert sorted(pair[:, 0]) == [7.25, 8.75] and np.all(pair[:, 1] == 5.0)
     average = controls[AVERAGE]
     assert average["lesion w=1"][OOD].joint == 1.0 and controls[COPY]["lesion w=1"][OOD].joint == 0.0
-    # at 6 px a held-out centre is farther than its neighbours allow: the average is right only at the lesion's
-    # edge columns, where the copier is right too, and closes none of the gap
-    assert average["lesion w=6"][OOD].joint == pytest.approx(controls[COPY]["lesion w=6"][OOD].joint)
+    # from 3 px on, the two nearest training bumps are too far apart to average onto a held-out centre
+    assert average["lesion w=3"][OOD].joint == pytest.approx(controls[COPY]["lesion w=3"][OOD].joint)
     assert subject(average, controls).closed("lesion w=6", OOD) == pytest.approx(0.0)
-    # so today's C9 criterion passes on it, as on a model that interpolates a narrow gap only: C9 cannot tell
-    assert criterion(subject(average, controls)).passes
-    positive = {"lesion w=1": controls[ORACLE]["lesion w=1"], "lesion w=6": controls[COPY]["lesion w=6"]}
-    decision, _ = region_verdicts(criterion, keys, positive, controls, [BLANK, COPY, ORACLE, AVERAGE], models)
-    assert decision == CANNOT_TELL
-
-
+    assert today(subject(average, controls)).passes
+    assert fails(new(subject(average, controls)))
 def test_blank_copier_oracle_and_average_fail_c9b_while_composing_into_the_interior_cut_only_passes(models, controls):
     interior, exterior = "bump interior W=6", "bump exterior W=6"
     criterion = lambda s: cc.interior_beats_exterior(s, interior, exterior, C9B_MARGIN, C9B_GAP)
@@ -421,7 +417,9 @@ def test_blank_copier_oracle_and_average_fail_c9b_while_composing_into_the_inter
     positive = {interior: controls[ORACLE][interior], exterior: controls[COPY][exterior]}
     assert criterion(subject(positive, controls)).passes
     decision, with_controls = region_verdicts(criterion, [interior, exterior], positive, controls, kinds, models)
-    assert decision == HOLDS and all(v != HOLDS for v in with_controls.values()), with_controls
+    # 36 samples per 6 x 6 cut: the copier's own share (0) has a 95% interval of about +-27 points, which
+    # straddles the 20% bar, so at quick's size the criterion cannot tell a composer from the copier
+    assert decision == CANNOT_TELL and all(v != HOLDS for v in with_controls.values()), with_controls
 
 
 def test_blank_copier_and_average_fail_c9c_while_sos_composed_into_every_cut_passes(models, controls):
@@ -495,29 +493,38 @@ def test_null_simulations_fail_c11_while_the_real_32x32_simulation_reproduces_fi
 @pytest.fixture(scope="module")
 def lattice_configs():
     base = TrainConfig(data=pe.lattice_data(8, 0.1, 0), epochs=1100, batch_size=32, **TINY)
-    return pe.sweep_configs(base, [0.1, 0.3, 1.0], [0.2, 0.5, 0.8], 0)
+    return pe.sweep_configs(base, [0.1, 0.3, 1.0], QUICK_LAMBDAS, 0)
+
+
+QUICK_LAMBDAS = (0.2, 0.35, 0.5, 0.65, 0.8)  # notebook 07's quick LAMBDAS (five points: C12c's minimum)
 
 
 def synthetic_table(values: dict[str, list[list[float]]]) -> pe.SweepTable:
     arrays = {k: np.array(v, dtype=float) for k, v in values.items()}
-    return pe.SweepTable((0.1, 0.3, 1.0), (0.2, 0.5, 0.8), 0.005, arrays)
+    return pe.SweepTable((0.1, 0.3, 1.0), QUICK_LAMBDAS, 0.005, arrays)
 
 
-def learning_table() -> pe.SweepTable:
-    """Unseen accuracy reaching 50% at lambda 0.8 for sigma 0.1, 0.5 for 0.3 and 0.2 for 1.0; seen centres learnt."""
-    return synthetic_table({"accuracy_unseen": [[0.0, 0.1, 0.6], [0.1, 0.6, 0.9], [0.7, 0.9, 1.0]],
-                            "accuracy_seen": [[0.9] * 3] * 3})
+def train_counts(lattice_configs) -> list[list[int]]:
+    return [[len(training_labels(lattice_configs[(s, lam)].data)) for lam in QUICK_LAMBDAS] for s in (0.1, 0.3, 1.0)]
+
+
+def learning_table(lattice_configs) -> pe.SweepTable:
+    """Unseen accuracy reaching 50% at lambda 0.8 for sigma 0.1, 0.5 for 0.3 and 0.2 for 1.0; seen centres learnt.
+    The 8 x 8 lattice leaves 51 unseen centres at lambda 0.2 and 13 at 0.8: every rise clears 0 over them."""
+    return synthetic_table({"accuracy_unseen": [[0.0, 0.0, 0.1, 0.3, 0.6], [0.1, 0.3, 0.6, 0.8, 0.9],
+                                                [0.7, 0.8, 0.9, 1.0, 1.0]],
+                            "accuracy_seen": [[0.9] * 5] * 3, "n_train": train_counts(lattice_configs)})
 
 
 def test_copier_blank_and_average_fail_c12_while_unseen_accuracy_learnt_earlier_for_wider_bumps_passes(
         lattice_configs):
-    criterion = lambda t: pc.learns_unseen(t, C12_LEVEL, SMALL_SIGMA, LATE_LAMBDA)
+    criterion = lambda t: pc.learns_unseen(t, C12_LEVEL, SMALL_SIGMA, LATE_LAMBDA, cells=8 * 8)
     ctrl = {kind: pe.collect_results(lattice_configs, "unused", 0.005, source=kind) for kind in (COPY, BLANK, AVERAGE)}
     for name, table in ctrl.items():
         assert fails(criterion(table)), name
     # the memoriser places every seen centre and no unseen one
     assert np.all(ctrl[COPY].accuracy_seen == 1.0) and np.all(ctrl[COPY].accuracy_unseen == 0.0)
-    positive = learning_table()
+    positive = learning_table(lattice_configs)
     assert criterion(positive).passes
     assert decided(criterion, positive, ctrl, pc.training_gates(positive, TRAIN_GATE)) == HOLDS
     assert decided(criterion, ctrl[COPY], gates=pc.training_gates(ctrl[COPY], TRAIN_GATE)) == FAILS
@@ -547,8 +554,7 @@ def test_oracle_copier_and_blank_fail_c12b_and_the_average_passes_it_like_a_gene
 
 def rising_losses_table(lattice_configs) -> pe.SweepTable:
     """Losses growing linearly with the number of training images (12% from the fewest to the most)."""
-    n_train = [[len(training_labels(lattice_configs[(s, lam)].data)) for lam in (0.2, 0.5, 0.8)]
-               for s in (0.1, 0.3, 1.0)]
+    n_train = train_counts(lattice_configs)
     train = [[0.010 + 0.00003 * m for m in row] for row in n_train]
     val = [[0.020 + 0.00005 * m for m in row] for row in n_train]
     return synthetic_table({"n_train": n_train, "train_loss": train, "val_loss": val})

@@ -43,7 +43,7 @@ def test_the_paper_width_gives_the_fig7_channel_counts():
     assert model.up2.conv[0].double_conv[0].in_channels == 256  # Up(256, 64)
     assert model.up2.emb_layer[1].out_features == 64
     assert model.up3.conv[0].double_conv[0].in_channels == 128  # Up(128, 64)
-    assert 20e6 < sum(p.numel() for p in model.parameters()) < 26e6  # measured: 23.3 M (torch.numel over the paper architecture)
+    assert 20e6 < sum(p.numel() for p in model.parameters()) < 26e6  # measured: 23.3 M
 
 
 @pytest.mark.parametrize("n", [12, 20, 44])

@@ -20,6 +20,7 @@ from gdlib.experiments.sample_efficiency import (
     training_counts,
 )
 from gdlib.experiments.sample_efficiency_claims import bumps_needed, crossings, fit_power_law, fit_slopes
+from gdlib.intervals import slope_difference
 from gdlib.regions import CentreSquare, evaluation_grid
 
 
@@ -149,6 +150,40 @@ def test_slope_fit_without_enough_points_is_nan_and_fails_the_claim():
     one = fit_power_law([8, 16, 24], [10.0, math.nan, math.nan])
     assert math.isnan(one.slope) and one.points == 1
     assert "no fit" in one.describe()
+
+
+def test_slope_difference_combines_both_errors_with_welch_satterthwaite_degrees_of_freedom():
+    gap = slope_difference(2.0, 0.1, 1, 1.0, 0.1, 1)  # var 0.02; dof 0.02^2 / (2 x 0.1^4) = 2; t(0.975, 2) 4.303
+    assert gap.value == pytest.approx(1.0) and gap.high - 1.0 == pytest.approx(4.3027 * math.sqrt(0.02), abs=1e-3)
+    assert math.isnan(slope_difference(2.0, math.nan, 0, 1.0, 0.1, 1).low)
+
+
+def power_law_sweep(sizes, noise: float, seeds: int = 1, augmented: float = 1.0, seed: int = 0) -> pd.DataFrame:
+    """Bumps needed = 3 N^2 (baseline) and 50 N ** ``augmented``, each (N, seed) off by a log-normal factor of spread
+    ``noise``; accuracy linear in log(size), 60% at the bumps needed, so the crossings recover them exactly."""
+    rng, rows = np.random.default_rng(seed), []
+    for dataset, (p, c) in {"baseline": (2.0, 3.0), "augmented": (augmented, 50.0)}.items():
+        for n in sizes:
+            for s in range(seeds):
+                needed = c * n**p * math.exp(rng.normal(0.0, noise))
+                rows += [{"dataset": dataset, "N": n, "seed": s, "images": size, "bumps": size,
+                          "acc_all_strict": 0.6 + 0.2 * math.log(size / needed)}
+                         for size in needed * np.array([0.1, 0.5, 2.0, 10.0])]
+    return pd.DataFrame(rows)
+
+
+def test_c10_slope_gap_passes_only_when_its_interval_clears_the_minimum_gap():
+    # three sizes, one seed: one degree of freedom a fit, the gap's interval straddles 0.7 -> cannot tell
+    few = bumps_needed(power_law_sweep([8, 12, 16], noise=0.1), min_gap=0.7, tolerance=0.5).parts[1]
+    assert few.straddles and not few.passes, few.name
+    # the same laws and noise over five sizes and three seeds: the interval clears it
+    many = bumps_needed(power_law_sweep([8, 12, 16, 24, 32], noise=0.1, seeds=3), min_gap=0.7, tolerance=0.5)
+    assert many.parts[1].passes and not many.parts[1].straddles, many.parts[1].name
+    # a gap of 0 (both slopes 2) fails clearly; two sizes give no error, so no decision
+    same = power_law_sweep([8, 12, 16, 24, 32], noise=0.1, seeds=3, augmented=2.0)
+    assert bumps_needed(same, min_gap=0.7, tolerance=0.5).parts[1].clearly_fails
+    two = bumps_needed(power_law_sweep([8, 16], noise=0.0), min_gap=0.7, tolerance=0.5).parts[1]
+    assert two.straddles and "no standard error" in two.name
 
 
 def test_data_config_rejects_bad_values():

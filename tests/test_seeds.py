@@ -122,7 +122,9 @@ def test_a_percolation_seed_sets_the_training_seed_and_the_draw_of_lattice_sites
 
 # the sweeps decide on the mean and show the spread ------------------------------------------------
 def _table(unseen: np.ndarray, seen: float = 0.9) -> pe.SweepTable:
+    # a 32 x 32 lattice: lambda x 1024 training centres, 819 and 205 unseen ones
     return pe.SweepTable((0.1, 1.0), (0.2, 0.8), 0.005, {"accuracy_unseen": np.asarray(unseen, dtype=float),
+                                                         "n_train": np.array([[205.0, 819.0]] * 2),
                                                          "accuracy_seen": np.full((2, 2), seen),
                                                          "train_loss": np.ones((2, 2)), "val_loss": np.ones((2, 2))})
 

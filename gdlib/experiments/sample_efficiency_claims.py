@@ -10,7 +10,7 @@ Choices where the paper is silent (the notebook repeats them):
   smallest size reaches it. Only crossings inside the sweep enter the fit.
 - **Slope**: ordinary least squares of log(size) on log(N) over every (N, seed) crossing; its standard
   error sqrt(RSS / (k - 2) / Sxx) (NaN with fewer than three points). With several seeds the scatter
-  between seeds enters the residuals.
+  between seeds enters the residuals. The slope gap's 95% t interval combines both fits' errors.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from gdlib.checks import check_choice
 from gdlib.claims import Gate, Outcome, Part
 from gdlib.crossing import threshold_crossing
 from gdlib.experiments.sample_efficiency import DATASETS, PAPER_SLOPES, THRESHOLD
+from gdlib.intervals import part_at_least, slope_difference
 
 
 def null_world(planned: pd.DataFrame, kind: str, column: str = "acc_all_strict", width: float = 0.5) -> pd.DataFrame:
@@ -110,18 +111,24 @@ def bumps_needed(results: pd.DataFrame, column: str = "acc_all_strict", threshol
                  min_gap: float = 0.7, tolerance: float = 0.5, paper: Mapping[str, float] = PAPER_SLOPES) -> Outcome:
     """C10, decided on the paper's mechanism: the number of 2D **bumps** needed for ``threshold`` accuracy
     grows like N^2 without stripes (baseline slope within ``tolerance`` of the paper's 2) and clearly more
-    slowly with them (baseline slope minus augmented slope >= ``min_gap``). Slopes are fitted over the
-    crossings inside the sweep; a slope that cannot be fitted fails. The total-size slopes (Fig. 5c's axis)
-    are reported beside them: the stripe count, fixed per N, pins the augmented total whatever the model
-    does, so they cannot decide."""
+    slowly with them (baseline slope minus augmented slope >= ``min_gap`` over the gap's 95% t interval from
+    both fits' standard errors, :func:`gdlib.intervals.slope_difference`; an interval straddling ``min_gap``, or
+    a fit of two points without an error, cannot tell). Slopes are fitted over the crossings inside the sweep;
+    a slope that cannot be fitted fails. The baseline slope's tolerance is read on its point value. The total-size
+    slopes (Fig. 5c's axis) are reported beside them: the stripe count, fixed per N, pins the augmented total
+    whatever the model does, so they cannot decide."""
     fits = fit_slopes(crossings(results, "bumps", column, threshold))
     totals = fit_slopes(crossings(results, "images", column, threshold))
     b, a = fits["baseline"], fits["augmented"]
-    gap = b.slope - a.slope
+    gap = slope_difference(b.slope, b.stderr, b.points - 2, a.slope, a.stderr, a.points - 2)
+    name = f"baseline - augmented bump slope {gap.text(lambda v: f'{v:.2f}')} >= {min_gap:g}"
+    if math.isfinite(gap.value) and not gap.known:  # two points a fit: a slope without an error decides nothing
+        gap_part = Part(name + " (no standard error: no decision)", False, ("baseline", "augmented"), straddles=True)
+    else:
+        gap_part = part_at_least(name, gap, min_gap, ("baseline", "augmented"))
     parts = (Part(f"baseline bump slope {b.slope:.2f} within {tolerance:g} of {paper['baseline']:g}",
                   bool(math.isfinite(b.slope) and abs(b.slope - paper["baseline"]) <= tolerance), ("baseline",)),
-             Part(f"baseline - augmented bump slope {gap:.2f} >= {min_gap:g}",
-                  bool(math.isfinite(gap) and gap >= min_gap), ("baseline", "augmented")))
+             gap_part)
     measured = (f"bumps needed: baseline {b.describe()}, augmented {a.describe()}; total images needed (Fig. 5c): "
                 f"baseline {totals['baseline'].describe()}, augmented {totals['augmented'].describe()}")
     return Outcome(parts, measured)
