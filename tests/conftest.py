@@ -80,7 +80,10 @@ def pytest_report_header(config) -> list[str]:
     if "cpu family" in info:  # "AMD EPYC" alone does not tell a Zen 4 (family 25) from a Zen 5 (family 26)
         model += f" (family {info['cpu family']}, model {info.get('model', '?')})"
     flags = sorted(device.cpu_flags() & {"avx512_bf16", "amx_bf16", "amx_tile", "avx512f", "avx2"})
-    precision = "bf16 autocast" if device.bf16_supported("cpu") else "fp32"
+    precision = "fp32"
+    if device.bf16_supported("cpu"):  # below width 16 the CPU trains in fp32 unless GDLIB_BF16 forces it (device.py)
+        precision = "bf16 autocast" if os.environ.get("GDLIB_BF16") else \
+            f"bf16 autocast from UNet width {device.CPU_BF16_MIN_WIDTH}, fp32 below"
     return [f"cpu: {model}; flags: {' '.join(flags) or 'none of avx2/avx512f/avx512_bf16/amx'}; "
             f"{device.usable_cores()} cores",
             f"torch {torch.__version__}; gdlib's CPU precision: {precision} "
