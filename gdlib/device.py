@@ -184,11 +184,12 @@ def fused_adamw(width: int | None, device: torch.device | str | None = None) -> 
     return device.type == "cpu" and (width is None or width >= CPU_BF16_MIN_WIDTH)
 
 
-def autocast(device: torch.device | str | None = None, enabled: bool | None = None):
-    """bf16 autocast on ``device`` when :func:`bf16_supported` (or ``enabled``) says so, else a no-op."""
+def autocast(device: torch.device | str | None = None, enabled: bool | None = None, model: object = None):
+    """bf16 autocast on ``device`` when ``enabled`` says so, by default where :func:`bf16_for` does for ``model``'s
+    width (a model without one: :func:`bf16_supported`), else a no-op."""
     device = get_device() if device is None else torch.device(device)
     if enabled is None:
-        enabled = bf16_supported(device)
+        enabled = bf16_for(getattr(model, "width", None), device)
     if not enabled or device.type not in ("cuda", "cpu"):
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)

@@ -105,9 +105,7 @@ def loss(model: EpsModel, schedule: Schedule, x0: torch.Tensor, labels: torch.Te
     if noise is None:
         noise = torch.randn(x0.shape, device=x0.device, generator=generator, dtype=x0.dtype)
     x_t = q_sample(schedule, x0, t, noise)
-    if autocast is None:
-        autocast = _device.bf16_for(getattr(model, "width", None), x0.device)
-    with _device.autocast(x0.device, autocast):
+    with _device.autocast(x0.device, autocast, model):
         pred = model(x_t, t, labels)
     return torch.mean((pred.float() - noise) ** 2)
 
@@ -153,7 +151,7 @@ def _network(model: EpsModel, labels: torch.Tensor, batch_size: int, capture: li
             xb, lb = x[start:start + batch_size], labels[start:start + batch_size]
             tt = torch.full((len(xb),), t, device=x.device, dtype=torch.long)
             hooks = capture_layers(model, capture) if last and capture else contextlib.nullcontext({})
-            with hooks as got, _device.autocast(x.device, autocast):
+            with hooks as got, _device.autocast(x.device, autocast, model):
                 outs.append(model(xb, tt, lb).float())
             for name, value in got.items():
                 kept[name].append(value.cpu())
@@ -273,8 +271,6 @@ def sample(
     labels = labels.float().reshape(-1, 2)
     generator = torch.Generator(device=device).manual_seed(int(seed))
     activations: dict[str, torch.Tensor] = {}
-    if autocast is None:
-        autocast = _device.bf16_for(getattr(model, "width", None), device)
     eps_theta = _network(model, labels.to(device), batch_size, capture, activations, autocast)
     bar = None
     if progress is not False:

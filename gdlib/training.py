@@ -129,9 +129,9 @@ def _fresh_state(cfg: TrainConfig, total: int, device: torch.device) -> tuple:
         torch.manual_seed(cfg.seed)
         model = _device.prepare_model(cfg.make_model(), device)
     ema = copy.deepcopy(model).requires_grad_(False) if cfg.ema_decay > 0 else None
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                  fused=_device.fused_adamw(cfg.width, device),
-                                  foreach=not _device.fused_adamw(cfg.width, device))
+    fused = _device.fused_adamw(cfg.width, device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused,
+                                  foreach=not fused)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(cfg, total))
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     return model, ema, optimizer, scheduler, generator

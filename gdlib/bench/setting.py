@@ -51,9 +51,7 @@ def _sampler_step(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, autoc
                   t: int = 500) -> torch.Tensor:
     """One ancestral step's work: a network call and the update (constants do not matter for timing)."""
     tt = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
-    if autocast is None:
-        autocast = _device.bf16_for(getattr(model, "width", None), x.device)
-    with _device.autocast(x.device, autocast):
+    with _device.autocast(x.device, autocast, model):
         eps = model(x, tt, labels).float()
     return (x - 0.01 * eps) * 1.0001 + 0.01 * torch.randn_like(x)
 
