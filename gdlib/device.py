@@ -134,6 +134,24 @@ def cpu_flags() -> frozenset[str]:
 
 
 @functools.cache
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` with its family and model numbers ("AMD EPYC" alone does not tell
+    a Zen 4 from a Zen 5), or the platform's name where there is no such file."""
+    info: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    name = info.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in info:
+        name += f" (family {info['cpu family']}, model {info.get('model', '?')})"
+    return name
+
+
+@functools.cache
 def _cpu_has_bf16() -> bool:
     flags = cpu_flags()
     if flags:

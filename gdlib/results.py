@@ -42,16 +42,10 @@ NUMBER_CHARS = 44
 
 # the machine and the code a run used ----------------------------------------------------------------------
 def cpu_model() -> str:
-    """The CPU's model name and core count (``/proc/cpuinfo``; the platform's name elsewhere)."""
-    name = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name or os.uname().machine}, {os.cpu_count()} cores"
+    """The CPU's model (:func:`gdlib.device.cpu_model`) and core count."""
+    from gdlib import device  # only a snapshot needs it: the table commands stay free of torch's import
+
+    return f"{device.cpu_model()}, {os.cpu_count()} cores"
 
 
 def gpu_model() -> str:

@@ -69,16 +69,11 @@ def pytest_collection_modifyitems(config, items):
 def pytest_report_header(config) -> list[str]:
     """The machine under the tests, at the top of every run (issue 19: a red run names its CPU): the CPU model, its
     bf16 and AMX flags, torch's version and the precision gdlib picks there (``GDLIB_BF16`` overrides it)."""
-    import platform
-
     import torch
 
     from gdlib import device
 
-    info = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in _cpuinfo_lines()) if v}
-    model = info.get("model name", platform.processor() or platform.machine())
-    if "cpu family" in info:  # "AMD EPYC" alone does not tell a Zen 4 (family 25) from a Zen 5 (family 26)
-        model += f" (family {info['cpu family']}, model {info.get('model', '?')})"
+    model = device.cpu_model()
     flags = sorted(device.cpu_flags() & {"avx512_bf16", "amx_bf16", "amx_tile", "avx512f", "avx2"})
     precision = "fp32"
     if device.bf16_supported("cpu"):  # below width 16 the CPU trains in fp32 unless GDLIB_BF16 forces it (device.py)
@@ -89,10 +84,3 @@ def pytest_report_header(config) -> list[str]:
             f"torch {torch.__version__}; gdlib's CPU precision: {precision} "
             f"(GDLIB_BF16={os.environ.get('GDLIB_BF16', 'unset')})"]
 
-
-def _cpuinfo_lines() -> list[str]:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            return fh.readlines()
-    except OSError:
-        return []
