@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up on first use, then run the notebooks (python -m gdlib.runner does the rest):
-#   ./run_all.sh [--profile smoke|quick|full] [--only 01,03] [-p NAME VALUE]... [--output-dir DIR]
+#   ./run_all.sh [--profile smoke|quick|extended|full] [--only 01,03] [-p NAME VALUE]... [--output-dir DIR]
 #   ./run_all.sh --tests [pytest args]
 # Uses the active virtualenv or conda env if there is one, else creates .venv here. Installs
 # gdlib (pip install -e ".[dev]") again only when pyproject.toml changed, and installs the Jupyter

@@ -1,6 +1,6 @@
 """Run the notebooks headlessly with papermill; ``./run_all.sh`` sets up the environment and ends here.
 
-    python -m gdlib.runner [--profile smoke|quick|full] [--only 01,03] [-p NAME VALUE]... [--output-dir DIR]
+    python -m gdlib.runner [--profile smoke|quick|extended|full] [--only 01,03] [-p NAME VALUE]... [--output-dir DIR]
     python -m gdlib.runner --tests [pytest args]
 
 Each notebook gets its profile's ``common`` section, then its own section, then ``PROFILE``,
@@ -281,7 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  ./run_all.sh --profile smoke --only 01,03 -p SEED 1 -p LR -1e-3\n"
                "  ./run_all.sh --tests -x -q            # the test suite; the rest goes to pytest")
     parser.add_argument("--profile", default=DEFAULT_PROFILE,
-                        help="parameter profile: smoke (seconds), quick (2-core CPU), full (paper scale, GPU); "
+                        help="parameter profile: smoke (seconds), quick (2-core CPU), "
+                             "extended (2-core CPU, at most 2 h), full (paper scale, GPU); "
                              "default %(default)s")
     parser.add_argument("--only", metavar="NN,NN", help="run only these notebooks, by two-digit number")
     parser.add_argument("-p", "--parameter", dest="params", nargs=2, action="append", default=[],

@@ -28,7 +28,7 @@ def test_each_notebook_applies_its_own_profile_section_right_after_its_parameter
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-@pytest.mark.parametrize("profile", ["smoke", "full", "gpu-check"])
+@pytest.mark.parametrize("profile", ["smoke", "extended", "full", "gpu-check"])
 def test_running_the_cell_with_another_profile_gives_the_runners_values(path, profile):
     source, call = parameters_and_call(path)
     namespace: dict = {"interactive_profile": interactive_profile}

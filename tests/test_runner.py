@@ -293,10 +293,10 @@ def test_report_is_assembled_even_when_a_notebook_fails(full_run):
 # --- the committed profiles and scripts ---------------------------------------------------------
 
 def test_committed_profiles_cover_every_notebook_and_set_only_declared_parameters():
-    assert runner.available_profiles() == ["full", "gpu-check", "quick", "smoke"]
+    assert runner.available_profiles() == ["extended", "full", "gpu-check", "quick", "smoke"]
     notebooks = {path.stem: path for path in runner.discover_notebooks().values()}
     declared = {stem: parameters.declared(path) for stem, path in notebooks.items()}
-    for profile in ("smoke", "quick", "full", "gpu-check"):
+    for profile in ("smoke", "quick", "extended", "full", "gpu-check"):
         sections = runner.load_profile(profile)
         assert set(PAPER_NOTEBOOKS) <= set(sections) <= set(PAPER_NOTEBOOKS) | {"common"}, profile
         for stem, values in sections.items():
