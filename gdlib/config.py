@@ -117,7 +117,7 @@ class TrainConfig:
     sampler: str = "ddpm"
     sample_steps: int = 50
     eta: float = 1.0
-    sample_batch_size: int = 256
+    sample_batch_size: int = 0  # samples per network call; 0: from the free memory (gdlib.device.sample_batch_size)
     log_every: int = 50
 
     def __post_init__(self) -> None:
@@ -152,7 +152,7 @@ class TrainConfig:
         check_choice("sampler", self.sampler, ("ddpm", "ddim"))
         check_int("sample_steps", self.sample_steps, 1, self.T)
         check_range("eta", self.eta, 0, 1)
-        check_int("sample_batch_size", self.sample_batch_size, 1)
+        check_int("sample_batch_size", self.sample_batch_size, 0)
         for layer in self.eval_layers:
             if not isinstance(layer, str):
                 raise ValueError(f"eval_layers = {self.eval_layers!r} is not allowed: must be layer names (text)")

@@ -206,13 +206,14 @@ def _ddim_loop(eps_theta, schedule, x, generator, clip, steps, eta, tick):
     return x
 
 
-def _check_sampler(schedule: Schedule, n: int, method: str, steps: int | None, eta: float, batch_size: int,
+def _check_sampler(schedule: Schedule, n: int, method: str, steps: int | None, eta: float, batch_size: int | None,
                    variance: str) -> int | None:
     """Check :func:`sample`'s settings; the DDIM step count (default 50), or ``steps`` as given for DDPM."""
     check_choice("method", method, ("ddpm", "ddim"))
     check_choice("variance", variance, ("beta", "posterior"))
     check_range("eta", eta, 0.0, 1.0)
-    check_int("batch_size", batch_size, 1)
+    if batch_size is not None:
+        check_int("batch_size", batch_size, 1)
     check_int("n", n, 8)
     if method == "ddim":
         steps = 50 if steps is None else steps
@@ -243,7 +244,7 @@ def sample(
     eta: float = 1.0,
     clip: bool = True,
     seed: int = 0,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     capture: Iterable[str] = (),
     device: torch.device | str | None = None,
     autocast: bool | None = None,
@@ -258,7 +259,8 @@ def sample(
     at the last network call (t = 0) are returned (needs an ``nn.Module``). ``seed`` seeds the one
     generator that draws all the noise, for all samples at once at every step, so the noise a sample
     gets depends on the seed, its row and the device, not on ``batch_size``, which only bounds how many
-    samples one network call takes (the memory).
+    samples one network call takes (the memory; None: as many as :func:`gdlib.device.sample_batch_size` finds
+    room for).
     (The network itself may round differently by batch size, in the last bits of float32.)
     ``progress``: a tqdm bar over network calls (None: tqdm's default, hidden when not a terminal).
     """
@@ -269,6 +271,10 @@ def sample(
     if not isinstance(labels, torch.Tensor):
         labels = torch.as_tensor(np.asarray(labels, dtype=np.float32))
     labels = labels.float().reshape(-1, 2)
+    if batch_size is None:
+        if not isinstance(model, torch.nn.Module):
+            raise ValueError("batch_size = None (from memory) needs an nn.Module model; give a number")
+        batch_size = _device.sample_batch_size(model, n, len(labels), device)
     generator = torch.Generator(device=device).manual_seed(int(seed))
     activations: dict[str, torch.Tensor] = {}
     eps_theta = _network(model, labels.to(device), batch_size, capture, activations, autocast)
