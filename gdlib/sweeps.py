@@ -43,7 +43,7 @@ from gdlib.device import visible_gpus
 from gdlib.errors import error_line
 from gdlib.model import padded_size
 from gdlib.paths import outputs_dir
-from gdlib.runs import is_trained, run_dir
+from gdlib.runs import evaluate, is_trained, run_dir, step_point
 from gdlib.slurm_options import SlurmOptions
 from gdlib.training import ensure_trained
 
@@ -88,10 +88,14 @@ class SweepResult:
 def train_job(cfg: TrainConfig, name: str, outputs: str | None = None) -> tuple[str, str]:
     """Train (or find) one model; returns (run folder, "trained" or "cached"). Runs in any worker:
     the run's lock (:func:`gdlib.training.ensure_trained`) makes a second process asked for the same
-    config wait, then find it in the cache."""
+    config wait, then find it in the cache. The checkpoints of its learning curve (``cfg.checkpoint_steps``,
+    :mod:`gdlib.curves`) are sampled here too, like the final weights (:func:`gdlib.runs.evaluate`, cached): in the
+    workers, side by side, instead of one after another in the notebook that reads them."""
     if outputs is not None:
         os.environ["GDLIB_OUTPUTS"] = outputs
     trained = ensure_trained(cfg, name, progress=False)
+    for step in cfg.checkpoint_steps:
+        evaluate(cfg, name, step_point(step), layers=())
     return str(run_dir(cfg, name)), "trained" if trained else "cached"
 
 

@@ -42,6 +42,8 @@ from gdlib.claims import (
 )
 from gdlib.config import TrainConfig
 from gdlib.controls import AVERAGE, BLANK, COPY, ORACLE, control_evaluation, oracle_images, two_nearest_indices
+from gdlib.curves import Curve, with_curve
+from gdlib.curves import points as curve_points
 from gdlib.datasets import (
     CATEGORIES,
     DatasetConfig,
@@ -469,6 +471,46 @@ def test_blank_copier_and_null_worlds_fail_c10_while_bumps_needed_growing_like_n
     assert decided(criterion, positive, ctrl, gates) == HOLDS
     for name, table in ctrl.items():
         assert decided(criterion, table, {k: v for k, v in ctrl.items() if k != name}, gates) == FAILS, name
+
+
+def ending_at(points, table: pd.DataFrame, rise: float, rising: dict | None = None) -> dict[str, Curve]:
+    """A learning curve per sweep model (checkpoints at 1/8, 1/4, 1/2 of its steps) ending at its accuracy in
+    ``table``, each point ``rise`` above the one before (``rising``: another rise for some model keys)."""
+    acc, out = table.set_index("key")[C10_COLUMN], {}
+    for p in points:
+        steps, r = [s for s, _ in curve_points(with_curve(p.config))], (rising or {}).get(p.key, rise)
+        out[p.key] = Curve(p.name, "overall strict joint", steps, [acc[p.key] - r * k for k in (3, 2, 1, 0)])
+    return out
+
+
+def test_c10_is_not_decided_while_any_model_still_learns_and_decided_once_every_curve_is_flat(sweep):
+    """Issue 20: C10's crossings are read from every model's accuracy, so a rising curve of any model leaves C10
+    "not decided: still learning"; flat curves let the same evidence be decided, either way."""
+    points, planned = sweep
+    criterion = lambda r: sc.bumps_needed(r, C10_COLUMN, C10_THRESHOLD, C10_MIN_GAP, C10_TOLERANCE)
+    ctrl = {f"null world: {kind}": sc.null_world(planned, kind, C10_COLUMN) for kind in sc.NULL_WORLDS}
+    positive = synthetic_sweep(planned)
+    gates = sc.full_data_gates(positive, "acc_id_strict", LEARNT)
+    flat = ending_at(points, positive, 0.01)
+    settled = sc.still_learning_gates(points, flat)
+    assert len(settled) == len(points) and {g.model for g in settled} == set(se.DATASETS)
+    assert decided(criterion, positive, ctrl, gates + settled) == HOLDS
+    one = next(p for p in points if (p.dataset, p.n, p.percent) == ("augmented", 16, 3.0))
+    rising = sc.still_learning_gates(points, ending_at(points, positive, 0.01, {one.key: 0.1}))
+    decision, reason = verdict(judge(criterion, positive, ctrl, gates=gates + rising), PROFILE)
+    assert decision == UNDECIDED, reason
+    assert reason.startswith("not decided: still learning at 1,600 steps: augmented: N=16 3% seed 0, overall strict "
+                             "joint from 800 to 1,600 steps changed by +10.0 points"), reason
+    # stripes that do nothing fail the slope gap clearly: decided once flat, not while an augmented model learns
+    same = sc.null_world(planned, "stripes do nothing", C10_COLUMN).assign(acc_id_strict=0.9)
+    assert decided(criterion, same, {}, gates + sc.still_learning_gates(points, ending_at(points, same, 0.0))) == FAILS
+    assert decided(criterion, same, {}, gates + sc.still_learning_gates(
+        points, ending_at(points, same, 0.0, {one.key: 0.1}))) == UNDECIDED
+    # C10's slopes along the curves: the last point is the sweep's end
+    along = sc.slopes_along(planned, flat, C10_COLUMN, C10_THRESHOLD)
+    assert len(along) == 4 and along["steps"].iloc[-1] == "N=8: 1,000, N=12: 1,400, N=16: 1,600"
+    assert along["baseline bump slope"].iloc[-1] == pytest.approx(2.0, abs=1e-6)
+    assert along["augmented bump slope"].iloc[-1] == pytest.approx(1.0, abs=1e-6)
 
 
 # C11, C12, C12b, C12c: percolation (notebook 07 at quick) -----------------------------------------------------

@@ -1,4 +1,5 @@
-"""Notebook 06 runs its whole sweep under the smoke profile and records its figures and claim C10."""
+"""Notebook 06 runs its whole sweep under the smoke profile and records its figures, claim C10 and the learning curves
+C10 is gated on."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import nbformat
 import pytest
 
 from gdlib.claims import load_claims
+from gdlib.controls import BLANK, COPY
+from gdlib.curves import load_curves
 from gdlib.paths import REPO
 from gdlib.runner import load_profile, run_notebooks
 
@@ -38,7 +41,7 @@ def test_notebook_06_runs_under_smoke_and_records_fig5_and_claim_c10(tmp_path, m
     results = run_notebooks(profile="smoke", only="06", output_dir=tmp_path, progress_bar=False)
     assert [r.status for r in results] == ["ok"]
     figures = sorted(p.name for p in (tmp_path / "figures").glob("06_*.png"))
-    assert figures == ["06_fig5ab_accuracy.png", "06_fig5c_data_needed.png", "06_samples.png",
+    assert figures == ["06_fig5ab_accuracy.png", "06_fig5c_data_needed.png", "06_learning_curves.png", "06_samples.png",
                        "06_training_sets.png"]
     records, figures = load_claims(tmp_path)
     c10 = {c.id: c for c in records}["C10"]
@@ -50,5 +53,14 @@ def test_notebook_06_runs_under_smoke_and_records_fig5_and_claim_c10(tmp_path, m
     # the smoke sweep: 2 data sets x 2 sizes x 2 percentages x 1 seed, every model trained and evaluated
     finals = list((tmp_path / "models" / "sample_efficiency").glob("*/eval_final_*.npz"))
     assert len(finals) == 8
+    # issue 20: every model's curve, three points at smoke (4 steps: 1, 2 and 4), its checkpoints sampled by the sweep
+    assert len(list((tmp_path / "models" / "sample_efficiency").glob("*/eval_step*.npz"))) == 8 * 2
+    [(notebook, profile, tolerance, curves)] = load_curves(tmp_path)
+    assert (notebook, profile, tolerance) == ("06_sample_efficiency", "smoke", 0.05) and len(curves) == 8
+    assert all(c.steps == (1, 2, 4) and set(c.controls) == {BLANK, COPY} for c in curves)
+    assert {c.metric for c in curves} == {"overall strict joint"}
+    settled = [g for g in c10.gates if g.steps]  # C10's still-learning gates, one per model, named by data set
+    assert len(settled) == 8 and {g.model for g in settled} == {"baseline", "augmented"}
     report = (tmp_path / "REPORT.md").read_text()
     assert "| C10 |" in report and "06_fig5c_data_needed.png" in report
+    assert "06_sample_efficiency (profile smoke; tolerance 5 points):" in report  # "What more compute does"

@@ -15,7 +15,7 @@ import pytest
 from gdlib.config import TrainConfig
 from gdlib.datasets import DatasetConfig
 from gdlib.locks import read_holder
-from gdlib.runs import is_trained, lock_path
+from gdlib.runs import eval_path, is_trained, lock_path, step_point
 from gdlib.sweeps import SlurmOptions, expected_work, run_sweep, train_job
 
 
@@ -50,6 +50,14 @@ def test_submitit_local_cluster_runs_the_slurm_path_end_to_end(three, tmp_path, 
     assert result.ok, result.summary()
     assert result.count("trained") == 2 and all(is_trained(c, "tiny") for c in three[:2])
     assert any((tmp_path / "slurm" / "tiny").rglob("*_submitted.pkl"))  # it went through submitit
+
+
+@pytest.mark.slow
+def test_a_sweep_job_samples_its_learning_curve_checkpoints_where_it_trained(tmp_path, monkeypatch):
+    monkeypatch.setenv("GDLIB_OUTPUTS", str(tmp_path))
+    cfg = replace(tiny(0), epochs=1, steps=4, checkpoint_steps=(1, 2))  # gdlib.curves.with_curve at 4 steps
+    assert run_sweep([cfg], "tiny", executor="processes", workers=1, progress=False).ok
+    assert all(eval_path(cfg, "tiny", step_point(s)).exists() for s in (1, 2))  # the notebook reads them cached
 
 
 @pytest.mark.slow

@@ -39,12 +39,16 @@ Choices where the paper is silent (the notebook repeats them):
   *overall* = all centres, *ID* = outside the centre square, *OOD* = inside it. The **overall** accuracy
   drives the 60% threshold: "the accuracy of the models in generating 2D Gaussian bumps" (Sec. 3.2)
   without qualification, and the baseline can reach 60% overall by its in-distribution 80% alone.
+- **Learning curves** (:func:`learning_curves`, :mod:`gdlib.curves`): every model saves its weights at fractions of
+  its own steps; each checkpoint is sampled and scored exactly as the final weights (:func:`scores_of` of
+  :func:`gdlib.runs.evaluate`: same sampler, same noise, same centres), which gives the accuracy the 60% crossing
+  reads along the model's run, with the blank generator's and the copier's beside it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -54,6 +58,8 @@ from gdlib.accuracy import ALL, OOD, region_accuracy, strict
 from gdlib.checks import check_choice, check_int, check_range
 from gdlib.config import TrainConfig
 from gdlib.controls import control_evaluation
+from gdlib.curves import Curve
+from gdlib.curves import points as curve_points
 from gdlib.datasets import CATEGORIES, PAPER_MARGIN, DatasetConfig, categorise, training_labels
 from gdlib.regions import IN_DISTRIBUTION, CentreSquare, grid, integer_grid
 from gdlib.runs import evaluate
@@ -105,6 +111,11 @@ class SweepPoint:
     @property
     def key(self) -> str:
         return self.config.key()
+
+    @property
+    def name(self) -> str:
+        """How tables, curves and gates name the model: ``baseline N=8 0.3% seed 0``."""
+        return f"{self.dataset} N={self.n} {self.percent:g}% seed {self.seed}"
 
 
 def sweep_points(template: TrainConfig, sizes: Sequence[int], percents: Sequence[float], seeds: Sequence[int],
@@ -205,7 +216,32 @@ def results_table(points: Sequence[SweepPoint], name: str | None, planned: pd.Da
     return pd.concat([table.reset_index(drop=True), pd.DataFrame(accs)], axis=1)
 
 
+# learning curves ----------------------------------------------------------------------------------
+#: The name of each accuracy column in curves and gates.
+METRICS = {"acc_all_strict": "overall strict joint", "acc_id_strict": "ID strict joint",
+           "acc_ood_strict": "OOD strict joint"}
+
+
+def learning_curves(points: Sequence[SweepPoint], name: str, column: str = "acc_all_strict",
+                    controls: Mapping[str, pd.DataFrame] | None = None) -> dict[str, Curve]:
+    """Each sweep model's learning curve (:mod:`gdlib.curves`), by key: ``column`` of :func:`scores_of` at each of
+    its checkpoint steps (``TrainConfig.checkpoint_steps``) and at the end, every point sampled like the final
+    weights (:func:`gdlib.runs.evaluate`, cached where the sweep's job sampled it), with each control's ``column`` at
+    the same sweep point beside it (``controls``: ``{kind: results_table(..., control=kind)}``, which do not train)."""
+    check_choice("column", column, tuple(METRICS))
+    beside = {kind: table.set_index("key")[column] for kind, table in (controls or {}).items()}
+    out = {}
+    for p in points:
+        steps, values = [], []
+        for step, point in curve_points(p.config):
+            steps.append(step)
+            values.append(scores_of(evaluate(p.config, name, point, layers=()), p.config.data)[column])
+        out[p.key] = Curve(p.name, METRICS[column], steps, values, {k: v[p.key] for k, v in beside.items()})
+    return out
+
+
 __all__ = [
+    "METRICS", "learning_curves",
     "DATASETS", "THRESHOLD", "PAPER_SLOPES", "data_config", "SweepPoint", "sweep_points", "reference_steps",
     "training_counts", "planned_table", "centre_square_share", "point_accuracy", "results_table", "scores_of",
 ]

@@ -11,13 +11,15 @@ Choices where the paper is silent (the notebook repeats them):
 - **Slope**: ordinary least squares of log(size) on log(N) over every (N, seed) crossing; its standard
   error sqrt(RSS / (k - 2) / Sxx) (NaN with fewer than three points). With several seeds the scatter
   between seeds enters the residuals. The slope gap's 95% t interval combines both fits' errors.
+- **Still learning** (:func:`still_learning_gates`): C10's crossings are read from every model's accuracy, so C10
+  is decided only when every model of the sweep has stopped learning (:func:`gdlib.curves.still_learning`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -26,7 +28,8 @@ from scipy.stats import linregress
 from gdlib.checks import check_choice
 from gdlib.claims import Gate, Outcome, Part
 from gdlib.crossing import threshold_crossing
-from gdlib.experiments.sample_efficiency import DATASETS, PAPER_SLOPES, THRESHOLD
+from gdlib.curves import STILL_LEARNING_TOLERANCE, Curve, still_learning
+from gdlib.experiments.sample_efficiency import DATASETS, PAPER_SLOPES, THRESHOLD, SweepPoint
 from gdlib.intervals import part_at_least, slope_difference
 
 
@@ -142,7 +145,53 @@ def full_data_gates(results: pd.DataFrame, column: str = "acc_id_strict", thresh
                  float(full.loc[full["dataset"] == dataset, column].min()), threshold) for dataset in DATASETS]
 
 
+def still_learning_gates(points: Sequence[SweepPoint], curves: Mapping[str, Curve],
+                         tolerance: float = STILL_LEARNING_TOLERANCE) -> list[Gate]:
+    """C10's still-learning gates: one per model of the sweep, :func:`gdlib.curves.still_learning` of its curve
+    (``curves`` by key: :func:`gdlib.experiments.sample_efficiency.learning_curves`, the accuracy the crossing reads).
+
+    The choice (issue 20): every crossing, and so both slopes, is read from the accuracy of every model of its data
+    set (which sweep point first reaches 60%, and the points around it, depend on all of them), so C10 is decided
+    only when **every** model's accuracy moved by less than ``tolerance`` over the last doubling of its steps. A
+    gate is named by the model's data set (``Gate.model``), since the parts of :func:`bumps_needed` rest on data
+    sets, and names the sweep point in its metric: a model still learning leaves the parts of its data set "not
+    decided: still learning at S steps" (:func:`gdlib.claims.verdict`), and a baseline part can still fail while an
+    augmented model is learning."""
+    gates = []
+    for p in points:
+        gate = still_learning(curves[p.key], tolerance)
+        gates.append(replace(gate, model=p.dataset, metric=f"N={p.n} {p.percent:g}% seed {p.seed}, {gate.metric}"))
+    return gates
+
+
+def curve_results(planned: pd.DataFrame, curves: Mapping[str, Curve], index: int,
+                  column: str = "acc_all_strict") -> pd.DataFrame:
+    """``planned`` (:func:`gdlib.experiments.sample_efficiency.planned_table`) with ``column`` set to every model's
+    value at the ``index``-th point of its learning curve (``-1``: the end), and ``steps`` to that point's steps: the
+    sweep as it stood part-way through training, for the crossings and slopes of C10 along the runs."""
+    out = planned.copy()
+    out[column] = [curves[k].values[index] for k in out["key"]]
+    out["steps"] = [curves[k].steps[index] for k in out["key"]]
+    return out
+
+
+def slopes_along(planned: pd.DataFrame, curves: Mapping[str, Curve], column: str = "acc_all_strict",
+                 threshold: float = THRESHOLD) -> pd.DataFrame:
+    """C10's numbers part-way through training: at each point of the learning curves (the same fraction of every
+    model's steps), the bump slopes (:func:`fit_slopes` of the crossings) of both data sets and their gap."""
+    count = min(len(c.steps) for c in curves.values())
+    rows = []
+    for i in range(-count, 0):
+        table = curve_results(planned, curves, i, column)
+        fits = fit_slopes(crossings(table, "bumps", column, threshold))
+        rows.append({"steps": ", ".join(f"N={n}: {s:,}" for n, s in table.groupby("N")["steps"].first().items()),
+                     **{f"{d} bump slope": fits[d].slope for d in DATASETS},
+                     "gap": fits["baseline"].slope - fits["augmented"].slope})
+    return pd.DataFrame(rows)
+
+
 __all__ = [
+    "still_learning_gates", "curve_results", "slopes_along",
     "NULL_WORLDS", "null_world", "crossings", "PowerLawFit", "fit_power_law", "fit_slopes", "bumps_needed",
     "full_data_gates",
 ]
