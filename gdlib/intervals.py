@@ -55,6 +55,14 @@ class Interval:
             return False, False
         return bool(self.high < threshold), bool(self.low < threshold <= self.high)
 
+    def within(self, low: float, high: float) -> tuple[bool, bool]:
+        """``(passes, straddles)`` for "low <= value <= high": passes when the whole interval lies inside; straddles
+        when it reaches inside but not wholly (an interval wholly outside clearly fails)."""
+        if not self.known:
+            return False, False
+        inside = low <= self.low and self.high <= high
+        return bool(inside), bool(not inside and self.low <= high and self.high >= low)
+
     def shifted(self, offset: float, scale: float = 1.0) -> Interval:
         """(x - offset) / scale of every bound: an increasing linear map keeps the interval's coverage."""
         return Interval((self.value - offset) / scale, (self.low - offset) / scale, (self.high - offset) / scale)
@@ -138,6 +146,12 @@ def part_at_least(name: str, interval: Interval, threshold: float, models: Seque
     return Part(name, passes, tuple(models), straddles)
 
 
+def part_within(name: str, interval: Interval, low: float, high: float, models: Sequence[str] = ()) -> Part:
+    """A criterion part "``low`` <= ``interval`` <= ``high``" decided by :meth:`Interval.within`."""
+    passes, straddles = interval.within(low, high)
+    return Part(name, passes, tuple(models), straddles)
+
+
 def part_below(name: str, interval: Interval, threshold: float, models: Sequence[str] = ()) -> Part:
     """A criterion part "``interval`` < ``threshold``" decided by :meth:`Interval.below`."""
     passes, straddles = interval.below(threshold)
@@ -146,4 +160,4 @@ def part_below(name: str, interval: Interval, threshold: float, models: Sequence
 
 __all__ = ["Z95", "DRAWS", "Interval", "wilson", "proportion", "bootstrap", "t_interval", "slope_difference",
            "linear_rise",
-           "median_interval", "part_at_least", "part_below"]
+           "median_interval", "part_at_least", "part_within", "part_below"]

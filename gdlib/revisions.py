@@ -47,6 +47,8 @@ REVISIONS = (
              "with three points noise alone gives r >= 0.8 about 20% of the time (issue 22)", "e3056de"),
     Revision("C10", "the bump-slope gap decided over its 95% t interval from both fits' standard errors",
              "a point gap of one seed and three sizes was read as a decision (issue 22 item 5)", "0703548"),
+    Revision("C10", "the baseline slope's 'within 0.5 of 2' decided over its 95% t interval",
+             "it was read on the point value of a fit of three sizes and one seed (issue 22 item 5)", "this commit"),
 )
 
 __all__ = ["Revision", "REVISIONS"]

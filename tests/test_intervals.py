@@ -49,3 +49,14 @@ def test_an_interval_straddling_its_threshold_gives_cannot_tell_and_clearing_it_
     assert verdict(Evidence(below, fail_control), "quick")[0] == FAILS
     control_straddles = {"copier": Outcome((part_at_least("c", Interval(0.5, 0.3, 0.7), 0.6),), "")}
     assert verdict(Evidence(clears, control_straddles), "quick")[0] == CANNOT_TELL
+
+
+def test_within_passes_inside_straddles_across_an_edge_and_fails_outside():
+    from gdlib.intervals import Interval, part_within
+
+    assert Interval(2.0, 1.6, 2.4).within(1.5, 2.5) == (True, False)
+    assert Interval(2.0, 1.0, 3.0).within(1.5, 2.5) == (False, True)  # reaches inside, not wholly
+    assert Interval(2.4, 2.3, 2.6).within(1.5, 2.5) == (False, True)
+    assert Interval(3.0, 2.8, 3.2).within(1.5, 2.5) == (False, False)  # wholly outside: clearly fails
+    assert Interval(2.0, math.nan, math.nan).within(1.5, 2.5) == (False, False)
+    assert part_within("s", Interval(3.0, 2.8, 3.2), 1.5, 2.5).clearly_fails

@@ -158,11 +158,12 @@ def test_slope_difference_combines_both_errors_with_welch_satterthwaite_degrees_
     assert math.isnan(slope_difference(2.0, math.nan, 0, 1.0, 0.1, 1).low)
 
 
-def power_law_sweep(sizes, noise: float, seeds: int = 1, augmented: float = 1.0, seed: int = 0) -> pd.DataFrame:
-    """Bumps needed = 3 N^2 (baseline) and 50 N ** ``augmented``, each (N, seed) off by a log-normal factor of spread
+def power_law_sweep(sizes, noise: float, seeds: int = 1, augmented: float = 1.0, seed: int = 0,
+                    baseline: float = 2.0) -> pd.DataFrame:
+    """Bumps needed = 3 N ** ``baseline`` and 50 N ** ``augmented``, each (N, seed) off by a log-normal factor of spread
     ``noise``; accuracy linear in log(size), 60% at the bumps needed, so the crossings recover them exactly."""
     rng, rows = np.random.default_rng(seed), []
-    for dataset, (p, c) in {"baseline": (2.0, 3.0), "augmented": (augmented, 50.0)}.items():
+    for dataset, (p, c) in {"baseline": (baseline, 3.0), "augmented": (augmented, 50.0)}.items():
         for n in sizes:
             for s in range(seeds):
                 needed = c * n**p * math.exp(rng.normal(0.0, noise))
@@ -183,6 +184,19 @@ def test_c10_slope_gap_passes_only_when_its_interval_clears_the_minimum_gap():
     same = power_law_sweep([8, 12, 16, 24, 32], noise=0.1, seeds=3, augmented=2.0)
     assert bumps_needed(same, min_gap=0.7, tolerance=0.5).parts[1].clearly_fails
     two = bumps_needed(power_law_sweep([8, 16], noise=0.0), min_gap=0.7, tolerance=0.5).parts[1]
+    assert two.straddles and "no standard error" in two.name
+
+
+def test_c10_baseline_slope_is_within_half_of_2_only_when_its_whole_interval_is():
+    # issue 22: the baseline slope's tolerance is read on its 95% t interval, not its point value
+    few = bumps_needed(power_law_sweep([8, 12, 16], noise=0.1), min_gap=0.7, tolerance=0.5).parts[0]
+    assert few.straddles and not few.passes, few.name  # one degree of freedom: t = 12.7, the interval is wide
+    many = bumps_needed(power_law_sweep([8, 12, 16, 24, 32], noise=0.1, seeds=3), min_gap=0.7, tolerance=0.5)
+    assert many.parts[0].passes and not many.parts[0].straddles, many.parts[0].name
+    steep = bumps_needed(power_law_sweep([8, 12, 16, 24, 32], noise=0.1, seeds=3, baseline=3.0), min_gap=0.7,
+                         tolerance=0.5).parts[0]
+    assert steep.clearly_fails, steep.name  # slope 3 with a tight interval: wholly outside [1.5, 2.5]
+    two = bumps_needed(power_law_sweep([8, 16], noise=0.0), min_gap=0.7, tolerance=0.5).parts[0]
     assert two.straddles and "no standard error" in two.name
 
 

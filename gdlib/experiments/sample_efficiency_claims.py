@@ -30,7 +30,7 @@ from gdlib.claims import Gate, Outcome, Part
 from gdlib.crossing import threshold_crossing
 from gdlib.curves import STILL_LEARNING_TOLERANCE, Curve, still_learning
 from gdlib.experiments.sample_efficiency import DATASETS, PAPER_SLOPES, THRESHOLD, SweepPoint
-from gdlib.intervals import part_at_least, slope_difference
+from gdlib.intervals import part_at_least, part_within, slope_difference, t_interval
 
 
 def null_world(planned: pd.DataFrame, kind: str, column: str = "acc_all_strict", width: float = 0.5) -> pd.DataFrame:
@@ -117,7 +117,10 @@ def bumps_needed(results: pd.DataFrame, column: str = "acc_all_strict", threshol
     slowly with them (baseline slope minus augmented slope >= ``min_gap`` over the gap's 95% t interval from
     both fits' standard errors, :func:`gdlib.intervals.slope_difference`; an interval straddling ``min_gap``, or
     a fit of two points without an error, cannot tell). Slopes are fitted over the crossings inside the sweep;
-    a slope that cannot be fitted fails. The baseline slope's tolerance is read on its point value. The total-size
+    a slope that cannot be fitted fails. The baseline slope's tolerance is read on its 95% t interval (issue 22): it
+    passes when the whole interval lies within ``tolerance`` of 2, cannot tell when the interval only overlaps that
+    band (with 3 sizes and one seed, one degree of freedom, t = 12.7: nearly always), fails when it lies outside;
+    a fit of two points has no interval and cannot tell. The total-size
     slopes (Fig. 5c's axis) are reported beside them: the stripe count, fixed per N, pins the augmented total
     whatever the model does, so they cannot decide."""
     fits = fit_slopes(crossings(results, "bumps", column, threshold))
@@ -129,9 +132,14 @@ def bumps_needed(results: pd.DataFrame, column: str = "acc_all_strict", threshol
         gap_part = Part(name + " (no standard error: no decision)", False, ("baseline", "augmented"), straddles=True)
     else:
         gap_part = part_at_least(name, gap, min_gap, ("baseline", "augmented"))
-    parts = (Part(f"baseline bump slope {b.slope:.2f} within {tolerance:g} of {paper['baseline']:g}",
-                  bool(math.isfinite(b.slope) and abs(b.slope - paper["baseline"]) <= tolerance), ("baseline",)),
-             gap_part)
+    slope = t_interval(b.slope, b.stderr, b.points - 2)
+    slope_name = f"baseline bump slope {slope.text(lambda v: f'{v:.2f}')} within {tolerance:g} of {paper['baseline']:g}"
+    if math.isfinite(b.slope) and not slope.known:  # two points: a slope without an error decides nothing
+        slope_part = Part(slope_name + " (no standard error: no decision)", False, ("baseline",), straddles=True)
+    else:
+        slope_part = part_within(slope_name, slope, paper["baseline"] - tolerance, paper["baseline"] + tolerance,
+                                 ("baseline",))
+    parts = (slope_part, gap_part)
     measured = (f"bumps needed: baseline {b.describe()}, augmented {a.describe()}; total images needed (Fig. 5c): "
                 f"baseline {totals['baseline'].describe()}, augmented {totals['augmented'].describe()}")
     return Outcome(parts, measured)
