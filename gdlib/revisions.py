@@ -48,7 +48,7 @@ REVISIONS = (
     Revision("C10", "the bump-slope gap decided over its 95% t interval from both fits' standard errors",
              "a point gap of one seed and three sizes was read as a decision (issue 22 item 5)", "0703548"),
     Revision("C10", "the baseline slope's 'within 0.5 of 2' decided over its 95% t interval",
-             "it was read on the point value of a fit of three sizes and one seed (issue 22 item 5)", "this commit"),
+             "it was read on the point value of a fit of three sizes and one seed (issue 22 item 5)", "a9dbec0"),
 )
 
 __all__ = ["Revision", "REVISIONS"]
