@@ -3,8 +3,8 @@
 A claim about held-out data judged while its number is still rising reports the training length, not the claim
 (issue 20): at quick the 2D+1D model of notebook 05 fits its training set by 1,400 steps (91% in-distribution) and
 composes nothing, and composes by 11,200 steps (measured 2026-12-06 on a 2-core EPYC). So each model a
-generalisation claim rests on saves its weights at fractions of its own run (:data:`CURVE_FRACTIONS` of
-``TrainConfig.steps``, through ``TrainConfig.checkpoint_steps``: :func:`with_curve`); each checkpoint is sampled and
+generalisation claim rests on saves its weights at fractions of its own run (:data:`CURVE_FRACTIONS` of its optimiser
+steps, :func:`run_steps`, through ``TrainConfig.checkpoint_steps``: :func:`with_curve`); each checkpoint is sampled and
 scored exactly as the final weights are (same sampler, same noise, same regions), which gives a :class:`Curve`; and
 :func:`still_learning` turns the curve into a :class:`~gdlib.claims.Gate`: the claim is decided only when, between
 the last two points of the curve (at least 2x apart in steps), its number changed by less than
@@ -51,16 +51,29 @@ def curve_steps(steps: int, fractions: Sequence[float] = CURVE_FRACTIONS) -> tup
     return tuple(sorted({max(1, math.floor(f * steps)) for f in fractions} - {steps}))
 
 
-def with_curve(cfg: TrainConfig, fractions: Sequence[float] = CURVE_FRACTIONS) -> TrainConfig:
-    """``cfg`` saving its weights at :func:`curve_steps` (a run trained by steps only)."""
-    if cfg.steps <= 0:
-        raise ValueError(f"steps = {cfg.steps} is not allowed for a learning curve: the run must train by steps")
-    return replace(cfg, checkpoint_steps=curve_steps(cfg.steps, fractions))
+def run_steps(cfg: TrainConfig, n_images: int | None = None) -> int:
+    """The optimiser steps of the run of ``cfg``: ``cfg.steps`` for a run trained by steps (notebook 05); for one
+    trained by epochs (notebook 07's equal batches) ``TrainConfig.total_steps`` of its ``n_images`` training
+    images, which must then be given (the one place a curve turns epochs into steps)."""
+    if cfg.steps > 0:
+        return cfg.steps
+    if n_images is None:
+        raise ValueError(f"steps = {cfg.steps} is not allowed for a learning curve without n_images: the run trains "
+                         f"by epochs ({cfg.epochs}), so its steps depend on its number of training images")
+    return cfg.total_steps(n_images)
 
 
-def points(cfg: TrainConfig) -> list[tuple[int, int | str]]:
-    """``(steps, checkpoint)`` of each point of the curve of ``cfg``: its checkpoint steps, then ``"final"``."""
-    return [(s, step_point(s)) for s in cfg.checkpoint_steps] + [(cfg.steps, "final")]
+def with_curve(cfg: TrainConfig, fractions: Sequence[float] = CURVE_FRACTIONS,
+               n_images: int | None = None) -> TrainConfig:
+    """``cfg`` saving its weights at :func:`curve_steps` of its :func:`run_steps` (``n_images``: the size of its
+    training set, for a run trained by epochs)."""
+    return replace(cfg, checkpoint_steps=curve_steps(run_steps(cfg, n_images), fractions))
+
+
+def points(cfg: TrainConfig, n_images: int | None = None) -> list[tuple[int, int | str]]:
+    """``(steps, checkpoint)`` of each point of the curve of ``cfg``: its checkpoint steps, then ``"final"`` at
+    :func:`run_steps`."""
+    return [(s, step_point(s)) for s in cfg.checkpoint_steps] + [(run_steps(cfg, n_images), "final")]
 
 
 @dataclass(frozen=True)
@@ -145,5 +158,5 @@ def report_lines(root: Path | None = None) -> list[str]:
     return lines
 
 
-__all__ = ["CURVE_FRACTIONS", "STILL_LEARNING_TOLERANCE", "curve_steps", "with_curve", "points", "Curve",
-           "still_learning", "curves_path", "save_curves", "load_curves", "report_lines"]
+__all__ = ["CURVE_FRACTIONS", "STILL_LEARNING_TOLERANCE", "curve_steps", "run_steps", "with_curve", "points",
+           "Curve", "still_learning", "curves_path", "save_curves", "load_curves", "report_lines"]

@@ -17,6 +17,7 @@ from gdlib.curves import (
     curve_steps,
     load_curves,
     points,
+    run_steps,
     save_curves,
     still_learning,
     with_curve,
@@ -68,6 +69,15 @@ def test_curve_checkpoints_span_eight_times_in_steps_with_the_end():
     assert curve_steps(4) == (1, 2)  # smoke: three points, the last two a doubling apart
     with pytest.raises(ValueError, match="steps"):
         with_curve(TrainConfig(epochs=3))
+
+
+def test_a_run_trained_by_epochs_takes_its_curve_steps_from_its_training_set_size():
+    cfg = TrainConfig(epochs=100, batch_size=32)  # notebook 07: equal batches fix the epochs, not the steps
+    assert run_steps(cfg, 64) == 200 and with_curve(cfg, n_images=64).checkpoint_steps == (25, 50, 100)
+    assert points(with_curve(cfg, n_images=64), 64)[-1] == (200, "final")
+    assert run_steps(TrainConfig(steps=300, epochs=100), 64) == 300  # a run trained by steps keeps its steps
+    with pytest.raises(ValueError, match="n_images"):
+        points(with_curve(cfg, n_images=64))
 
 
 def test_a_config_without_checkpoint_steps_keeps_the_key_it_had_before_the_field_existed():

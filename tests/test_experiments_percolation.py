@@ -13,15 +13,21 @@ import pytest
 import torch
 
 from gdlib.accuracy import bump_width
+from gdlib.claims import FAILS, HOLDS, UNDECIDED, judge, verdict
 from gdlib.config import TrainConfig
+from gdlib.controls import AVERAGE, BLANK, COPY
 from gdlib.crossing import threshold_crossing
+from gdlib.curves import STILL_LEARNING_TOLERANCE, Curve, points, run_steps
 from gdlib.datasets import training_labels
 from gdlib.experiments.percolation import (
     PAPER_LAMBDAS,
     SweepTable,
     batch_counts,
+    collect_mean,
     lattice_data,
+    seeded_configs,
     seen_mask,
+    seen_unseen,
     sweep_configs,
 )
 from gdlib.experiments.percolation_claims import (
@@ -32,9 +38,11 @@ from gdlib.experiments.percolation_claims import (
     simulation_reproduces,
     training_gates,
 )
+from gdlib.experiments.percolation_curves import learning_curves, still_learning_gates, with_curves
 from gdlib.experiments.percolation_losses import diffusion_loss, loss_timesteps
 from gdlib.images import render
 from gdlib.percolation import PercolationResult
+from gdlib.runs import evaluate, step_point
 from gdlib.training import get_or_train
 
 TINY = dict(width=8, heads=1, attention_resolutions=(), enc_dim=16, T=100, batch_size=16, lr=2e-3,
@@ -203,6 +211,95 @@ def test_c12_rise_within_the_noise_of_few_unseen_centres_cannot_tell_and_clears_
     small, large = rise(_table(unseen, cells=8 * 8)), rise(_table(unseen, cells=32 * 32))
     assert small.straddles and not small.passes
     assert large.passes and not large.straddles
+
+
+# the still-learning gate of C12 (issue 20) -----------------------------------------------------------
+STEPS = (437, 875, 1750, 3500)  # quick's checkpoints: 1/8, 1/4 and 1/2 of 3,500 steps, and the end
+
+
+def _curves(table: SweepTable, moving: dict[tuple[float, float], float] | None = None) -> dict:
+    """A curve per model of ``table`` ending at its unseen accuracy: flat over the last doubling (1 point) except the
+    models of ``moving``, which rose by the given amount from S/2 to S."""
+    out = {}
+    for i, sigma in enumerate(table.sigmas):
+        for j, lam in enumerate(table.lambdas):
+            end = float(table.values["accuracy_unseen"][i, j])
+            rise = (moving or {}).get((sigma, lam), 0.01)
+            out[(sigma, lam)] = Curve(f"sigma {sigma:g}, lambda {lam:g}", "unseen strict joint", STEPS,
+                                      (0.0, max(end - 2 * rise, 0.0), end - rise, end), {COPY: 0.0})
+    return out
+
+
+def _c12(table: SweepTable, curves: dict) -> tuple[str, str]:
+    """C12's verdict at quick as notebook 07 records it: the criterion on the model and on the copier and blank
+    (unseen accuracy 0 everywhere), the training gates and the still-learning gates."""
+    nothing = np.zeros_like(table.values["accuracy_unseen"])
+    memoriser = replace(table, values={**table.values, "accuracy_unseen": nothing})
+    evidence = judge(lambda t: learns_unseen(t, 0.5, 0.1, 0.6), table, {COPY: memoriser, BLANK: memoriser},
+                     gates=training_gates(table, 0.6) + still_learning_gates(curves))
+    return verdict(evidence, "quick")
+
+
+LEARNS = [[0.0, 0.1, 0.7], [0.1, 0.6, 0.8], [0.5, 0.9, 0.95]]  # passes C12 on a 32 x 32 lattice
+NEVER = [[0.0, 0.1, 0.2], [0.1, 0.6, 0.8], [0.5, 0.9, 0.95]]  # sigma 0.1 never learnt: fails C12
+
+
+def test_c12_is_decided_once_every_models_curve_is_flat():
+    assert _c12(_table(LEARNS), _curves(_table(LEARNS))) == (HOLDS, "the model passes and every control fails")
+    assert _c12(_table(NEVER), _curves(_table(NEVER)))[0] == FAILS
+
+
+def test_a_rising_curve_makes_c12_not_decided_still_learning_naming_the_model():
+    table = _table(LEARNS)
+    decision, reason = _c12(table, _curves(table, {(0.1, 0.9): 0.3}))
+    assert decision == UNDECIDED
+    assert reason == ("not decided: still learning at 3,500 steps: sigma 0.1: unseen strict joint at lambda 0.9 from "
+                      "1,750 to 3,500 steps changed by +30.0 points (gate: less than 5 points: FAILS)")
+    # a model still learning cannot make the claim fail either: sigma 0.1 never learnt, but its lambda 0.2 model
+    # still moves, so the parts resting on sigma 0.1 are not decided
+    assert _c12(_table(NEVER), _curves(_table(NEVER), {(0.1, 0.2): -0.06}))[0] == UNDECIDED
+    # the tolerance is the one fixed before any run (5 points), for every model alike
+    assert STILL_LEARNING_TOLERANCE == 0.05
+    assert _c12(table, _curves(table, {(1.0, 0.2): 0.04}))[0] == HOLDS
+    assert _c12(table, _curves(table, {(1.0, 0.2): 0.06}))[0] == UNDECIDED
+
+
+def test_c12_keeps_its_training_gate_beside_the_still_learning_gates():
+    table = _table(LEARNS, seen=0.5)
+    decision, reason = _c12(table, _curves(table))
+    assert decision == UNDECIDED and "strict accuracy on the training centres" in reason and "still" not in reason
+
+
+def test_learning_curve_checkpoints_follow_each_models_equal_batch_steps_and_skip_the_full_lattice():
+    plain = sweep_configs(_base(n=8, epochs=16), [0.1], [0.25, 0.75, 1.0])  # batch 16: 64 steps of the full lattice
+    configs = with_curves(plain)
+    for key, steps in batch_counts(configs).items():
+        m = len(training_labels(configs[key].data))
+        assert run_steps(configs[key], m) == steps
+        if key[1] < 1:
+            assert configs[key].checkpoint_steps == (steps // 8, steps // 4, steps // 2)
+            assert [s for s, _ in points(configs[key], m)] == [steps // 8, steps // 4, steps // 2, steps]
+    assert configs[(0.1, 1.0)] == plain[(0.1, 1.0)]  # no unseen centre: no curve, the same model (and key)
+    with pytest.raises(ValueError, match="steps = 0 is not allowed for a learning curve without n_images"):
+        run_steps(configs[(0.1, 0.25)])
+
+
+@pytest.mark.slow
+def test_each_checkpoint_is_scored_like_the_final_weights_and_the_curve_ends_at_c12s_number():
+    seeded = {s: with_curves(c) for s, c in seeded_configs(_base(epochs=2, batch_size=32), [1.0], [0.5, 1.0],
+                                                           [0]).items()}  # 4 steps per model
+    for cfg in seeded[0].values():
+        get_or_train(cfg, "test_percolation_curves", progress=False)
+    table = collect_mean(seeded, "test_percolation_curves", loss_timesteps_count=1)
+    controls = {kind: collect_mean(seeded, "test_percolation_curves", source=kind) for kind in (COPY, AVERAGE)}
+    curves = learning_curves(seeded, "test_percolation_curves", table, controls)
+    assert list(curves) == [(1.0, 0.5)]  # lambda 1 leaves no centre unseen
+    curve, cfg = curves[(1.0, 0.5)], seeded[0][(1.0, 0.5)]
+    assert curve.steps == (1, 2, 4) and curve.model == "sigma 1, lambda 0.5"
+    for step, value in zip(curve.steps[:2], curve.values):
+        assert value == seen_unseen(cfg, evaluate(cfg, "test_percolation_curves", step_point(step), layers=()))[1]
+    assert curve.values[-1] == table.values["accuracy_unseen"][0, 0]
+    assert curve.controls == {COPY: 0.0, AVERAGE: controls[AVERAGE].values["accuracy_unseen"][0, 0]}
 
 
 def _loss_table(lambdas, train, val, cells: int = 8 * 8) -> SweepTable:

@@ -13,7 +13,8 @@ sigma and lambda. Every model sees the same number of batches (App. A.6,
 - :func:`gdlib.experiments.percolation_losses.final_losses`: the final training and validation loss of Fig. 14c;
 - :func:`collect_results` -> :class:`SweepTable`: accuracy (all centres, seen and unseen), losses,
   the training set's own largest-cluster mass ratio, steps and wall time per model; with ``source=...`` the
-  same table for the untrained network or a control generator.
+  same table for the untrained network or a control generator;
+- :mod:`gdlib.experiments.percolation_curves`: C12's number along each model's run and its still-learning gates.
 
 Choices where the paper is silent:
 - The reference for equal batches is the full lattice (lambda = 1) trained for ``base.epochs`` epochs;
@@ -43,7 +44,7 @@ from gdlib.datasets import DatasetConfig, nested_subsets, training_labels
 from gdlib.experiments.percolation_losses import diffusion_loss, final_losses
 from gdlib.percolation import largest_cluster_ratio
 from gdlib.regions import on_centres
-from gdlib.runs import evaluate, load_metrics, sample_and_score
+from gdlib.runs import Evaluation, evaluate, load_metrics, sample_and_score
 from gdlib.seeds import check_seeds, lowest, mean, spread
 from gdlib.tables import markdown_table
 
@@ -91,6 +92,14 @@ def batch_counts(configs: Mapping[tuple[float, float], TrainConfig]) -> dict[tup
 def seen_mask(cfg: TrainConfig, labels: np.ndarray) -> np.ndarray:
     """Whether each label (M, 2) is one of the config's training centres (to 1e-4)."""
     return on_centres(labels, training_labels(cfg.data))
+
+
+def seen_unseen(cfg: TrainConfig, ev: Evaluation) -> tuple[float, float]:
+    """Strict joint accuracy (App. A.3, every centroid fallback wrong) of ``ev`` on the training centres of ``cfg``
+    and on the others (NaN where there are none)."""
+    by_seen = accuracy(ev.labels, ev.centres, cfg.data.n, regions=seen_mask(cfg, ev.labels).astype(np.int8),
+                       region_names={1: "seen", 0: "unseen"}, valid=strict(ev.method))
+    return by_seen["seen"].joint, by_seen["unseen"].joint
 
 
 # the result table ---------------------------------------------------------------------------------
@@ -201,12 +210,9 @@ def collect_results(configs: Mapping[tuple[float, float], TrainConfig], name: st
                            for split in ("train", "heldout"))
         else:
             ev = control_evaluation(source, cfg)
-        # strict joint accuracy (App. A.3, fallbacks wrong) on the training centres and on the others (NaN if none)
-        by_seen = accuracy(ev.labels, ev.centres, cfg.data.n, regions=seen_mask(cfg, ev.labels).astype(np.int8),
-                           region_names={1: "seen", 0: "unseen"}, valid=strict(ev.method))
+        seen, unseen = seen_unseen(cfg, ev)
         row = {"n_train": len(train), "steps": cfg.total_steps(len(train)), "accuracy": ev.accuracy,
-               "accuracy_strict": ev.strict_accuracy, "accuracy_seen": by_seen["seen"].joint,
-               "accuracy_unseen": by_seen["unseen"].joint,
+               "accuracy_strict": ev.strict_accuracy, "accuracy_seen": seen, "accuracy_unseen": unseen,
                "train_loss": losses[0], "val_loss": losses[1],
                "mass_ratio": largest_cluster_ratio(np.rint(train).astype(np.int64), sigma, threshold, cfg.data.n),
                "wall_s": wall}
@@ -234,6 +240,6 @@ def training_set_table(configs: Mapping[tuple[float, float], TrainConfig], thres
 
 
 __all__ = [
-    "PAPER_LAMBDAS", "lattice_data", "sweep_configs", "seeded_configs", "batch_counts", "seen_mask", "SweepTable",
-    "SOURCES", "untrained_model", "collect_results", "collect_mean", "training_set_table",
+    "PAPER_LAMBDAS", "lattice_data", "sweep_configs", "seeded_configs", "batch_counts", "seen_mask", "seen_unseen",
+    "SweepTable", "SOURCES", "untrained_model", "collect_results", "collect_mean", "training_set_table",
 ]

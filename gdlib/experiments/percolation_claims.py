@@ -104,8 +104,8 @@ def sigma_name(sigma: float) -> str:
 
 
 def training_gates(table: SweepTable, threshold: float = 0.6) -> list[Gate]:
-    """C12 rests on models that learnt their training centres: for every sigma, the model at the largest
-    lambda reaches ``threshold`` strict joint accuracy on its seen centres (over several seeds: every seed's)."""
+    """C12's training-centre gates: for every sigma, the model at the largest lambda reaches ``threshold`` strict
+    joint accuracy on its seen centres (every seed's). Its still-learning gates: :mod:`.percolation_curves`."""
     j = int(np.argmax(table.lambdas))
     seen = table.lowest.get("accuracy_seen", table.values["accuracy_seen"])
     return [Gate(sigma_name(s), f"strict accuracy on the training centres at lambda {table.lambdas[j]:g}",

@@ -14,14 +14,15 @@ from gdlib.curves import STILL_LEARNING_TOLERANCE, Curve, still_learning
 CONTROL_STYLES = ("--", ":", "-.", (0, (1, 3)))
 
 
-def plot_curves(curves: Sequence[Curve] | Mapping[str, Curve], ncols: int = 4,
-                tolerance: float = STILL_LEARNING_TOLERANCE) -> plt.Figure:
-    """One panel per model: its number (%) at each checkpoint against steps (log 2 axis), each control a flat line,
-    and the title saying whether the still-learning gate passes."""
+def plot_curves(curves: Sequence[Curve] | Mapping[object, Curve], ncols: int = 4,
+                tolerance: float = STILL_LEARNING_TOLERANCE, panel: tuple[float, float] = (3.2, 2.6)) -> plt.Figure:
+    """One panel per model (``panel``: its width and height in inches; ``ncols`` per row): its number (%) at each
+    checkpoint against steps (log 2 axis), each control a flat line, and the title saying whether the
+    still-learning gate passes."""
     curves = list(curves.values()) if isinstance(curves, Mapping) else list(curves)
     ncols = max(1, min(ncols, len(curves)))
     nrows = max(1, math.ceil(len(curves) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel[0] * ncols, panel[1] * nrows), sharey=True, squeeze=False)
     for ax in axes.flat[len(curves):]:
         ax.axis("off")
     for ax, c in zip(axes.flat, curves):
