@@ -117,7 +117,7 @@ class TrainConfig:
     sampler: str = "ddpm"
     sample_steps: int = 50
     eta: float = 1.0
-    sample_batch_size: int = 0  # samples per network call; 0: from the free memory (gdlib.device.sample_batch_size)
+    sample_batch_size: int = 0  # samples per network call; 0: from the free memory (gdlib.memory.sample_batch_size)
     log_every: int = 50
 
     def __post_init__(self) -> None:

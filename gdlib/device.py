@@ -16,7 +16,6 @@ Every other module asks here instead of calling ``torch.cuda.is_available()`` it
 - :func:`threads`: a fixed intra-op thread count for a block (training and evaluation run under their
   config's ``threads``, so that the same config gives the same numbers on a loaded or an idle machine).
 - :func:`memory_format` / :func:`prepare_model`: channels_last weights and activations.
-- :func:`sample_batch_size`: how many samples one network call of the sampler takes, from the free memory.
 
 Weights, optimiser state and the EMA stay fp32 everywhere: autocast only lowers the compute.
 """
@@ -299,74 +298,6 @@ def peak_memory(device: torch.device | str | None = None) -> str:
         return f"peak resident memory of this process: {peak:.2f} GiB"
     except ImportError:  # Windows
         return "peak memory: not measured on this system"
-
-
-#: The most samples one sampler call takes when the batch is sized from memory: past a few hundred images a larger
-#: batch no longer speeds up a network call on either device, and it delays the first result.
-MAX_SAMPLE_BATCH = 1024
-#: The share of the free memory one sampler call may fill: two training or sampling workers run side by side on a
-#: 2-core CPU, and the estimate below is an upper bound for the CPU, an estimate for CUDA.
-SAMPLE_MEMORY_SHARE = 0.25
-
-
-def free_memory(device: torch.device | str | None = None) -> int:
-    """Bytes free for new tensors on ``device``: CUDA's ``mem_get_info``, else the system's available memory."""
-    device = get_device() if device is None else torch.device(device)
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
-    import psutil
-
-    return int(psutil.virtual_memory().available)
-
-
-@torch.no_grad()
-def bytes_per_sample(model: torch.nn.Module, n: int, device: torch.device | str | None = None) -> int:
-    """Memory one sample of an ``n`` x ``n`` image costs in one no-grad network call of ``model``, from a probe
-    call at batch 2. CUDA: the rise of the peak allocated memory. CPU (no allocator statistics): the sum of every
-    module's output bytes, an upper bound, since without autograd an output is freed once its consumer has run."""
-    device = next(model.parameters()).device if device is None else torch.device(device)
-    x = torch.zeros((2, 1, n, n), device=device)
-    t = torch.zeros(2, dtype=torch.long, device=device)
-    labels = torch.zeros((2, 2), device=device)
-    was_training = model.training
-    model.eval()
-    try:
-        if device.type == "cuda":
-            synchronize(device)
-            before = torch.cuda.memory_allocated(device)
-            torch.cuda.reset_peak_memory_stats(device)
-            with autocast(device, model=model):
-                model(x, t, labels)
-            synchronize(device)
-            return max(1, (torch.cuda.max_memory_allocated(device) - before) // 2)
-        total = [0]
-
-        def count(_module, _inputs, output) -> None:
-            for out in output if isinstance(output, (tuple, list)) else (output,):
-                if isinstance(out, torch.Tensor):
-                    total[0] += out.numel() * out.element_size()
-
-        hooks = [m.register_forward_hook(count) for m in model.modules()]
-        try:
-            with autocast(device, model=model):
-                model(x, t, labels)
-        finally:
-            for h in hooks:
-                h.remove()
-        return max(1, (total[0] + x.numel() * x.element_size()) // 2)
-    finally:
-        if was_training:
-            model.train()
-
-
-def sample_batch_size(model: torch.nn.Module, n: int, count: int, device: torch.device | str | None = None,
-                      free: int | None = None) -> int:
-    """Samples per network call for ``count`` samples of size ``n`` (issue 21: from memory, not a constant):
-    :data:`SAMPLE_MEMORY_SHARE` of the free memory (``free`` bytes, measured when None) over
-    :func:`bytes_per_sample`, at least 1 and at most ``min(count, MAX_SAMPLE_BATCH)``."""
-    free = free_memory(device) if free is None else int(free)
-    fits = int(SAMPLE_MEMORY_SHARE * free) // bytes_per_sample(model, n, device)
-    return max(1, min(fits, count, MAX_SAMPLE_BATCH))
 
 
 def describe(device: torch.device | str | None = None) -> str:

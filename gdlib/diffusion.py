@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from gdlib import device as _device
+from gdlib import memory
 from gdlib.checks import check_choice, check_int, check_range
 from gdlib.model import capture as capture_layers
 
@@ -233,6 +234,12 @@ def _sampling_device(model: EpsModel, device: torch.device | str | None,
     return (_device.get_device() if device is None else torch.device(device)), False
 
 
+def _batch_from_memory(model: EpsModel, n: int, count: int, device: torch.device) -> int:
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError("batch_size = None (from memory) needs an nn.Module model; give a number")
+    return memory.sample_batch_size(model, n, count, device)
+
+
 @torch.no_grad()  # issue 21: without it every network call of the T steps is kept for a backward pass
 def sample(
     model: EpsModel,
@@ -259,8 +266,8 @@ def sample(
     at the last network call (t = 0) are returned (needs an ``nn.Module``). ``seed`` seeds the one
     generator that draws all the noise, for all samples at once at every step, so the noise a sample
     gets depends on the seed, its row and the device, not on ``batch_size``, which only bounds how many
-    samples one network call takes (the memory; None: as many as :func:`gdlib.device.sample_batch_size` finds
-    room for).
+    samples one network call takes (the memory; None: as many as fit in
+    the free memory, :func:`gdlib.memory.sample_batch_size`).
     (The network itself may round differently by batch size, in the last bits of float32.)
     ``progress``: a tqdm bar over network calls (None: tqdm's default, hidden when not a terminal).
     """
@@ -271,10 +278,7 @@ def sample(
     if not isinstance(labels, torch.Tensor):
         labels = torch.as_tensor(np.asarray(labels, dtype=np.float32))
     labels = labels.float().reshape(-1, 2)
-    if batch_size is None:
-        if not isinstance(model, torch.nn.Module):
-            raise ValueError("batch_size = None (from memory) needs an nn.Module model; give a number")
-        batch_size = _device.sample_batch_size(model, n, len(labels), device)
+    batch_size = _batch_from_memory(model, n, len(labels), device) if batch_size is None else batch_size
     generator = torch.Generator(device=device).manual_seed(int(seed))
     activations: dict[str, torch.Tensor] = {}
     eps_theta = _network(model, labels.to(device), batch_size, capture, activations, autocast)

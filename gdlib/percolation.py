@@ -90,13 +90,16 @@ def largest_cluster_ratio(points: np.ndarray, sigma: float, threshold: float, n:
 
 @dataclass(frozen=True)
 class PercolationResult:
-    """Mass ratio of the largest cluster, mean and std over repeats, shape (thresholds, sigmas, lambdas)."""
+    """Mass ratio of the largest cluster, mean and std over repeats, shape (thresholds, sigmas, lambdas);
+    ``ratios`` keeps each repeat (a last axis of repeats) for the onsets' bootstrap intervals, None where a result
+    was built without repeats (a null world)."""
 
     thresholds: tuple[float, ...]
     sigmas: tuple[float, ...]
     lambdas: tuple[float, ...]
     mean: np.ndarray
     std: np.ndarray
+    ratios: np.ndarray | None = None
 
     def curve(self, threshold: float, sigma: float) -> np.ndarray:
         return self.mean[self.thresholds.index(threshold), self.sigmas.index(sigma)]
@@ -137,4 +140,4 @@ def simulate(
                     keep = weight > t
                     ratios[i, j, k, r] = component_sizes(len(points), rows[keep], cols[keep])[0] / len(points)
     return PercolationResult(tuple(thresholds), tuple(sigmas), tuple(lambdas),
-                             ratios.mean(axis=-1), ratios.std(axis=-1))
+                             ratios.mean(axis=-1), ratios.std(axis=-1), ratios)

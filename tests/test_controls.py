@@ -60,6 +60,7 @@ from gdlib.experiments import composition_claims as cc
 from gdlib.experiments import composition_scores as scoring
 from gdlib.experiments import percolation as pe
 from gdlib.experiments import percolation_claims as pc
+from gdlib.experiments import percolation_onsets as po
 from gdlib.experiments import sample_efficiency as se
 from gdlib.experiments import sample_efficiency_claims as sc
 from gdlib.images import render
@@ -86,8 +87,8 @@ C9B_MARGIN, C9B_GAP = 0.2, 0.1
 C9C_MIN, C9C_MARGIN = 0.5, 0.2
 C10_COLUMN, C10_THRESHOLD, C10_MIN_GAP, C10_TOLERANCE = "acc_all_strict", 0.6, 0.7, 0.5  # 06
 PERCOLATED = 0.5  # 07
-EXPECTED = [pc.Expectation(0.005, 0.3, 0.1, 0.3), pc.Expectation(0.005, 0.5, 0.0, 0.1),
-            pc.Expectation(0.005, 0.1, math.inf, math.inf)]
+EXPECTED = [po.Expectation(0.005, 0.3, 0.1, 0.3), po.Expectation(0.005, 0.5, 0.0, 0.1),
+            po.Expectation(0.005, 0.1, math.inf, math.inf)]
 SIM_LAMBDAS = [round(0.05 * k, 2) for k in range(1, 21)]
 C12_LEVEL, SMALL_SIGMA, LATE_LAMBDA, TRAIN_GATE = 0.5, 0.1, 0.8, 0.6
 MIN_R, MIN_RISE = 0.8, 0.05
@@ -521,8 +522,8 @@ def simulation():
 
 
 def test_null_simulations_fail_c11_while_the_real_32x32_simulation_reproduces_fig_6c(simulation):
-    criterion = lambda r: pc.simulation_reproduces(r, EXPECTED, PERCOLATED)
-    nulls = {k: pc.null_simulation(simulation, k, 32) for k in pc.NULL_SIMULATIONS}
+    criterion = lambda r: po.simulation_reproduces(r, EXPECTED, PERCOLATED)
+    nulls = {k: po.null_simulation(simulation, k, 32) for k in po.NULL_SIMULATIONS}
     for name, null in nulls.items():
         assert fails(criterion(null)), name
     outcome = criterion(simulation)

@@ -208,36 +208,36 @@ def test_ancestral_sampling_for_1000_steps_needs_no_more_memory_than_10_steps():
 
 # --- the sampler's batch from memory (issue 21) ----------------------------------------------------------------
 def test_the_batch_from_memory_is_the_free_share_over_the_bytes_per_sample_clamped_to_one_and_the_cap():
-    from gdlib import device
+    from gdlib import memory
 
     model = UNet(width=8, heads=1).eval()
-    per = device.bytes_per_sample(model, 8, "cpu")
+    per = memory.bytes_per_sample(model, 8, "cpu")
     # a UNet call holds at least its input and output (2 x 64 fp32 values) and the first block's 8 channels
     assert per >= 8 * 8 * 8 * 4
-    room = lambda k: int(k * per / device.SAMPLE_MEMORY_SHARE) + 1  # free memory for exactly k samples
-    assert device.sample_batch_size(model, 8, 500, "cpu", free=room(37)) == 37
-    assert device.sample_batch_size(model, 8, 500, "cpu", free=0) == 1  # never zero: one sample always runs
-    assert device.sample_batch_size(model, 8, 20, "cpu", free=room(37)) == 20  # no larger than the request
-    assert device.sample_batch_size(model, 8, 10**6, "cpu", free=10**15) == device.MAX_SAMPLE_BATCH
+    room = lambda k: int(k * per / memory.SAMPLE_MEMORY_SHARE) + 1  # free memory for exactly k samples
+    assert memory.sample_batch_size(model, 8, 500, "cpu", free=room(37)) == 37
+    assert memory.sample_batch_size(model, 8, 500, "cpu", free=0) == 1  # never zero: one sample always runs
+    assert memory.sample_batch_size(model, 8, 20, "cpu", free=room(37)) == 20  # no larger than the request
+    assert memory.sample_batch_size(model, 8, 10**6, "cpu", free=10**15) == memory.MAX_SAMPLE_BATCH
     assert model.training is False  # the probe leaves the model's mode as it found it
 
 
 def test_the_cpu_estimate_of_a_samples_memory_grows_with_the_image_and_the_network(monkeypatch):
-    from gdlib import device
+    from gdlib import device, memory
 
     monkeypatch.setattr(device, "bf16_for", lambda *_a, **_k: False)  # fp32 at both widths (bf16 halves the bytes)
     small, wide = UNet(width=8, heads=1).eval(), UNet(width=16, heads=1).eval()
-    assert device.bytes_per_sample(small, 16, "cpu") > 3 * device.bytes_per_sample(small, 8, "cpu")  # ~ N^2 pixels
-    assert device.bytes_per_sample(wide, 8, "cpu") > 1.5 * device.bytes_per_sample(small, 8, "cpu")  # ~ channels
+    assert memory.bytes_per_sample(small, 16, "cpu") > 3 * memory.bytes_per_sample(small, 8, "cpu")  # ~ N^2 pixels
+    assert memory.bytes_per_sample(wide, 8, "cpu") > 1.5 * memory.bytes_per_sample(small, 8, "cpu")  # ~ channels
 
 
 def test_a_sampler_without_a_batch_size_splits_its_calls_as_the_memory_rule_says(monkeypatch):
-    from gdlib import device
+    from gdlib import memory
 
     torch.manual_seed(0)
     model = UNet(width=8, heads=1).eval()
-    per = device.bytes_per_sample(model, 8, "cpu")
-    monkeypatch.setattr(device, "free_memory", lambda _device=None: int(3 * per / device.SAMPLE_MEMORY_SHARE) + 1)
+    per = memory.bytes_per_sample(model, 8, "cpu")
+    monkeypatch.setattr(memory, "free_memory", lambda _device=None: int(3 * per / memory.SAMPLE_MEMORY_SHARE) + 1)
     sizes = []
     hook = model.register_forward_hook(lambda _m, args, _out: sizes.append(len(args[0])))
     labels = torch.arange(14.0).reshape(7, 2)

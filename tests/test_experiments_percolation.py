@@ -30,16 +30,10 @@ from gdlib.experiments.percolation import (
     seen_unseen,
     sweep_configs,
 )
-from gdlib.experiments.percolation_claims import (
-    Expectation,
-    learns_unseen,
-    losses_rise,
-    percolation_onsets,
-    simulation_reproduces,
-    training_gates,
-)
+from gdlib.experiments.percolation_claims import learns_unseen, losses_rise, training_gates
 from gdlib.experiments.percolation_curves import learning_curves, still_learning_gates, with_curves
 from gdlib.experiments.percolation_losses import diffusion_loss, loss_timesteps
+from gdlib.experiments.percolation_onsets import Expectation, onset_interval, percolation_onsets, simulation_reproduces
 from gdlib.images import render
 from gdlib.percolation import PercolationResult
 from gdlib.runs import evaluate, step_point
@@ -172,6 +166,29 @@ def test_c11_reproduces_expected_onsets_and_fails_when_one_moves():
     connected = _result(np.array([[[0.6, 0.6, 0.6], [0.2, 0.9, 1.0], [0.9, 1.0, 1.0]],
                                   [lone, [0.1, 0.3, 0.9], [0.6, 1.0, 1.0]]]))
     assert not simulation_reproduces(connected, PAPER_LIKE).passes  # sigma 0.1 percolates
+
+
+def test_c11_reads_each_onset_on_its_bootstrap_interval_over_the_repeats():
+    # issue 22 item 5: five repeats of sigma 0.5's curve at threshold 0.005 (expected onset in [0.25, 0.5])
+    lone = np.array(_single())[:, None].repeat(5, axis=1)
+
+    def with_repeats(sigma_half: np.ndarray) -> PercolationResult:
+        ratios = np.stack([np.stack([lone, sigma_half, np.full((3, 5), 0.9)])] * 2)  # (thresholds, sigmas, ...)
+        return PercolationResult((0.005, 0.05), (0.1, 0.5, 1.0), (0.25, 0.5, 1.0), ratios.mean(-1), ratios.std(-1),
+                                 ratios)
+
+    agree = with_repeats(np.array([[0.2] * 5, [0.9] * 5, [1.0] * 5]))  # every repeat percolates at 0.5
+    part = simulation_reproduces(agree, PAPER_LIKE[:1]).parts[0]
+    assert part.passes and not part.straddles and "simulated: 0.5" in part.name
+    # two of five repeats percolate only at lambda 1: the mean still crosses at 0.5 (0.58), but resampled means
+    # often do not, so the interval reaches past the expected range: no decision either way
+    split = with_repeats(np.array([[0.2] * 5, [0.9, 0.9, 0.9, 0.1, 0.1], [1.0] * 5]))
+    assert percolation_onsets(split)[0, 1] == 0.5
+    part = simulation_reproduces(split, PAPER_LIKE[:1]).parts[0]
+    assert not part.passes and part.straddles and "[0.5, 1]" in part.name, part.name
+    late = with_repeats(np.array([[0.2] * 5, [0.3] * 5, [1.0] * 5]))  # every repeat late: clearly fails
+    assert simulation_reproduces(late, PAPER_LIKE[:1]).parts[0].clearly_fails
+    assert onset_interval(_result(agree.mean), 0, 1) == (0.5, 0.5, 0.5)  # no repeats kept: the point itself
 
 
 def _table(unseen: list[list[float]], seen=0.9, sigmas=(0.1, 0.3, 1.0), lambdas=(0.2, 0.6, 0.9),

@@ -64,7 +64,7 @@ import json, resource, sys, time, torch
 from dataclasses import replace
 from gdlib import device
 device.setup(threads=1)
-from gdlib import diffusion
+from gdlib import diffusion, memory
 from gdlib.plan import notebook_configs
 from gdlib.runner import discover_notebooks
 cfg = notebook_configs(discover_notebooks()["02"], "full")[0]
@@ -74,7 +74,7 @@ n = tiny.data.n
 labels = torch.rand(n * n, 2) * n  # one sample per integer centre of the N x N grid, as the evaluation draws
 peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 out, t0 = {}, time.perf_counter()
-batch = tiny.sample_batch_size or device.sample_batch_size(model, n, n * n)  # 0: from memory, as the sampler does
+batch = tiny.sample_batch_size or memory.sample_batch_size(model, n, n * n)  # 0: from memory, as the sampler does
 for steps in (2, 6):
     diffusion.sample(model, tiny.schedule(), labels, n, method="ddim", steps=steps, eta=1.0,
                      batch_size=batch, capture=["layer4"])

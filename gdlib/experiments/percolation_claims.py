@@ -1,102 +1,32 @@
-"""The claims of notebook 07 (Sec. 3.3, App. D; Fig. 6c-e, 13, 14c): C11, a reproduction of the simulation
-against numbers read off the paper's figures; C12 on the lattice centres a model never saw; C12b on how wide a
-generated sigma = 0.1 bump is; C12c on the final losses; and their controls (null simulations, a flat-loss null
-world, and :func:`gdlib.experiments.percolation.collect_results` with ``source=...``).
+"""The claims of notebook 07 about models (Sec. 3.3, App. D; Fig. 6e, 14c): C12 on the lattice centres a model
+never saw; C12b on how wide a
+generated sigma = 0.1 bump is; C12c on the final losses; and their controls (a flat-loss null world, and
+:func:`gdlib.experiments.percolation.collect_results` with ``source=...``). C11, the simulation of Fig. 6c / 13
+against numbers read off the paper's figures, is :mod:`gdlib.experiments.percolation_onsets`.
 
 Choices where the paper is silent:
-- The onset of a curve is the first lambda whose value exceeds a level (:func:`gdlib.crossing.threshold_crossing`).
 - Width of a bump: :func:`gdlib.accuracy.bump_width`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
 
 from gdlib.accuracy import BumpWidth, bump_width, correct, strict
-from gdlib.checks import check_choice, check_range
+from gdlib.checks import check_range
 from gdlib.claims import Gate, Outcome, Part
 from gdlib.config import TrainConfig
 from gdlib.crossing import threshold_crossing
 from gdlib.experiments.percolation import SweepTable
+from gdlib.experiments.percolation_onsets import format_onset, non_increasing
 from gdlib.images import render
 from gdlib.intervals import Interval, bootstrap, linear_rise, median_interval, part_at_least
-from gdlib.percolation import PercolationResult
 from gdlib.regions import nearest_indices
 from gdlib.runs import evaluate
 from gdlib.tables import pct
-
-
-def percolation_onsets(result: PercolationResult, level: float = 0.5) -> np.ndarray:
-    """Onset lambda (first mean mass ratio above ``level``) per (threshold, sigma); inf where it never is."""
-    return np.array([[threshold_crossing(result.lambdas, result.mean[i, j], level, inclusive=False).first
-                      for j in range(len(result.sigmas))] for i in range(len(result.thresholds))])
-
-
-def onset_table(result: PercolationResult, level: float = 0.5) -> pd.DataFrame:
-    """:func:`percolation_onsets` as a table: one row per threshold, one column per sigma ("never" where none)."""
-    onsets = percolation_onsets(result, level)
-    return pd.DataFrame([{"threshold": t, **{f"sigma {s:g}": _fmt_onset(v) for s, v in zip(result.sigmas, row)}}
-                         for t, row in zip(result.thresholds, onsets)])
-
-
-def _fmt_onset(v: float) -> str:
-    return "never" if math.isinf(v) else f"{v:g}"
-
-
-def _non_increasing(values: np.ndarray) -> bool:
-    v = np.asarray(values, dtype=np.float64)
-    return bool(np.all((v[1:] <= v[:-1]) | (np.isinf(v[1:]) & np.isinf(v[:-1]))))
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """A number read off the paper's Fig. 6c / Fig. 13 that the simulation must reproduce: at overlap
-    ``threshold`` the onset lambda of ``sigma`` (first mean mass ratio above the percolation level) lies in
-    [``low``, ``high``] (``high`` = inf and ``low`` = inf: it never percolates)."""
-
-    threshold: float
-    sigma: float
-    low: float
-    high: float
-
-    def describe(self) -> str:
-        if math.isinf(self.low):
-            return f"sigma {self.sigma:g} never percolates at threshold {self.threshold:g}"
-        return f"sigma {self.sigma:g} at threshold {self.threshold:g}: onset in [{self.low:g}, {self.high:g}]"
-
-
-def simulation_reproduces(result: PercolationResult, expectations: Sequence[Expectation],
-                          level: float = 0.5) -> Outcome:
-    """C11, a reproduction of the simulation of Fig. 6c / 13 (not a measured finding about models): every
-    expected onset (:class:`Expectation`) is met by the simulation's onsets (:func:`percolation_onsets`)."""
-    onsets = percolation_onsets(result, level)
-    parts = []
-    for e in expectations:
-        got = onsets[result.thresholds.index(e.threshold), result.sigmas.index(e.sigma)]
-        ok = math.isinf(got) if math.isinf(e.low) else bool(e.low - 1e-9 <= got <= e.high + 1e-9)
-        parts.append(Part(f"{e.describe()} (simulated: {_fmt_onset(got)})", ok))
-    table = "; ".join(f"threshold {t:g}: " + ", ".join(f"sigma {s:g} -> {_fmt_onset(onsets[i, j])}"
-                                                         for j, s in enumerate(result.sigmas))
-                      for i, t in enumerate(result.thresholds))
-    return Outcome(tuple(parts), f"onset lambda (mean mass ratio > {level:g}): {table}")
-
-
-NULL_SIMULATIONS = ("nothing overlaps", "everything overlaps")
-
-
-def null_simulation(result: PercolationResult, kind: str, n: int) -> PercolationResult:
-    """C11's null worlds on the same grid: no pair of bumps overlaps (the largest cluster is one point), or
-    every pair does (one cluster holds everything)."""
-    check_choice("kind", kind, NULL_SIMULATIONS)
-    counts = np.array([max(1, int(round(lam * n * n))) for lam in result.lambdas], dtype=np.float64)
-    mean = np.broadcast_to(1.0 / counts if kind == NULL_SIMULATIONS[0] else np.ones_like(counts),
-                           result.mean.shape).copy()
-    return PercolationResult(result.thresholds, result.sigmas, result.lambdas, mean, np.zeros_like(mean))
 
 
 def sigma_name(sigma: float) -> str:
@@ -140,10 +70,10 @@ def learns_unseen(table: SweepTable, level: float, small_sigma: float, late_lamb
                            f"{lambdas[0]:g} to {lambdas[-1]:g} > 0", rises[i], 1e-9, (sigma_name(s),))
              for i, s in enumerate(table.sigmas)]
     parts.append(Part("onset non-increasing in sigma (" + ", ".join(
-        f"{s:g}: {_fmt_onset(o)}" for s, o in zip(table.sigmas, onsets)) + ")", _non_increasing(onsets),
+        f"{s:g}: {format_onset(o)}" for s, o in zip(table.sigmas, onsets)) + ")", non_increasing(onsets),
         tuple(sigma_name(s) for s in table.sigmas)))
     small = onsets[table.sigmas.index(small_sigma)] if small_sigma in table.sigmas else math.inf
-    parts.append(Part(f"{sigma_name(small_sigma)} onset {_fmt_onset(small)} finite and >= {late_lambda:g}",
+    parts.append(Part(f"{sigma_name(small_sigma)} onset {format_onset(small)} finite and >= {late_lambda:g}",
                       bool(math.isfinite(small) and small >= late_lambda - 1e-9), (sigma_name(small_sigma),)))
     measured = "; ".join(f"{sigma_name(s)}: unseen " + ", ".join(pct(acc[i, j], 1) for j in cols)
                          + f" (seen {', '.join(pct(table.values['accuracy_seen'][i, j], 1) for j in cols)})"
@@ -243,8 +173,5 @@ def ground_truth_bump(n: int, sigma: float, centre: tuple[float, float]) -> np.n
     return render("bump", [centre[0]], [centre[1]], n, sigma, sigma)[0]
 
 
-__all__ = [
-    "percolation_onsets", "onset_table", "Expectation", "simulation_reproduces", "NULL_SIMULATIONS",
-    "null_simulation", "sigma_name", "training_gates", "learns_unseen", "MIN_POINTS", "losses_rise", "flat_losses",
-    "WidthEvidence", "width_evidence", "wider_than_truth", "ground_truth_bump",
-]
+__all__ = ["sigma_name", "training_gates", "learns_unseen", "MIN_POINTS", "losses_rise", "flat_losses",
+           "WidthEvidence", "width_evidence", "wider_than_truth", "ground_truth_bump"]
