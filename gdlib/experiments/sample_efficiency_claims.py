@@ -120,22 +120,35 @@ def bumps_needed(results: pd.DataFrame, column: str = "acc_all_strict", threshol
     a slope that cannot be fitted fails. The baseline slope's tolerance is read on its 95% t interval (issue 22): it
     passes when the whole interval lies within ``tolerance`` of 2, cannot tell when the interval only overlaps that
     band (with 3 sizes and one seed, one degree of freedom, t = 12.7: nearly always), fails when it lies outside;
-    a fit of two points has no interval and cannot tell. The total-size
+    a fit of two points has no interval and cannot tell. A slope that cannot be fitted because some of its data
+    set's crossings lie below the sweep (its smallest percentage already reaches ``threshold``: censored, an upper
+    bound) cannot tell either, for both parts that read it: the sweep did not measure it, which is no failure (a data
+    set that never reaches ``threshold``, a blank generator's, still fails). The total-size
     slopes (Fig. 5c's axis) are reported beside them: the stripe count, fixed per N, pins the augmented total
     whatever the model does, so they cannot decide."""
-    fits = fit_slopes(crossings(results, "bumps", column, threshold))
+    cross = crossings(results, "bumps", column, threshold)
+    fits = fit_slopes(cross)
     totals = fit_slopes(crossings(results, "images", column, threshold))
     b, a = fits["baseline"], fits["augmented"]
+    # a slope left unfitted by crossings below the sweep (censored: upper bounds) was not measured: no decision
+    below = {d: int(((cross["dataset"] == d) & (cross["status"] == "below_range")).sum()) for d in DATASETS}
+    unfitted = [d for d in DATASETS if not math.isfinite(fits[d].slope)]
+    censored = "; ".join(f"{d}: {below[d]} crossing{'s' * (below[d] != 1)} below the sweep" for d in unfitted)
     gap = slope_difference(b.slope, b.stderr, b.points - 2, a.slope, a.stderr, a.points - 2)
     name = f"baseline - augmented bump slope {gap.text(lambda v: f'{v:.2f}')} >= {min_gap:g}"
     if math.isfinite(gap.value) and not gap.known:  # two points a fit: a slope without an error decides nothing
         gap_part = Part(name + " (no standard error: no decision)", False, ("baseline", "augmented"), straddles=True)
+    elif unfitted and all(below[d] for d in unfitted):
+        gap_part = Part(f"{name} ({censored}: no decision)", False, ("baseline", "augmented"), straddles=True)
     else:
         gap_part = part_at_least(name, gap, min_gap, ("baseline", "augmented"))
     slope = t_interval(b.slope, b.stderr, b.points - 2)
     slope_name = f"baseline bump slope {slope.text(lambda v: f'{v:.2f}')} within {tolerance:g} of {paper['baseline']:g}"
     if math.isfinite(b.slope) and not slope.known:  # two points: a slope without an error decides nothing
         slope_part = Part(slope_name + " (no standard error: no decision)", False, ("baseline",), straddles=True)
+    elif not math.isfinite(b.slope) and below["baseline"]:
+        slope_part = Part(f"{slope_name} (baseline: {below['baseline']} crossing{'s' * (below['baseline'] != 1)} "
+                          "below the sweep: no decision)", False, ("baseline",), straddles=True)
     else:
         slope_part = part_within(slope_name, slope, paper["baseline"] - tolerance, paper["baseline"] + tolerance,
                                  ("baseline",))
