@@ -234,10 +234,10 @@ def _sampling_device(model: EpsModel, device: torch.device | str | None,
     return (_device.get_device() if device is None else torch.device(device)), False
 
 
-def _batch_from_memory(model: EpsModel, n: int, count: int, device: torch.device) -> int:
+def _batch_from_memory(model: EpsModel, n: int, count: int, device: torch.device, autocast: bool | None) -> int:
     if not isinstance(model, torch.nn.Module):
         raise ValueError("batch_size = None (from memory) needs an nn.Module model; give a number")
-    return memory.sample_batch_size(model, n, count, device)
+    return memory.sample_batch_size(model, n, count, device, autocast=autocast)
 
 
 @torch.no_grad()  # issue 21: without it every network call of the T steps is kept for a backward pass
@@ -278,7 +278,7 @@ def sample(
     if not isinstance(labels, torch.Tensor):
         labels = torch.as_tensor(np.asarray(labels, dtype=np.float32))
     labels = labels.float().reshape(-1, 2)
-    batch_size = _batch_from_memory(model, n, len(labels), device) if batch_size is None else batch_size
+    batch_size = _batch_from_memory(model, n, len(labels), device, autocast) if batch_size is None else batch_size
     generator = torch.Generator(device=device).manual_seed(int(seed))
     activations: dict[str, torch.Tensor] = {}
     eps_theta = _network(model, labels.to(device), batch_size, capture, activations, autocast)

@@ -31,11 +31,27 @@ def free_memory(device: torch.device | str | None = None) -> int:
     return int(psutil.virtual_memory().available)
 
 
+def _attention_matrices(module: torch.nn.Module, inputs: tuple, device: torch.device) -> int:
+    """Bytes of the (B, heads, HW, HW) attention matrices a :class:`gdlib.model.SelfAttention` call holds when it
+    computes them in plain matrix products (its ``explicit`` path, and SDPA's math fallback on devices without a
+    fused kernel: not on the CPU, where SDPA's flash kernel holds no such matrix): two fp32 matrices at once
+    (Q K^T and its scaled copy, then the softmax); they are no module's output, so the output sum misses them."""
+    from gdlib.model import SelfAttention
+
+    if not isinstance(module, SelfAttention) or not (module.explicit or device.type != "cpu"):
+        return 0
+    b, _c, h, w = inputs[0].shape
+    return 2 * b * module.heads * (h * w) ** 2 * 4
+
+
 @torch.no_grad()
-def bytes_per_sample(model: torch.nn.Module, n: int, device: torch.device | str | None = None) -> int:
+def bytes_per_sample(model: torch.nn.Module, n: int, device: torch.device | str | None = None,
+                     autocast: bool | None = None) -> int:
     """Memory one sample of an ``n`` x ``n`` image costs in one no-grad network call of ``model``, from a probe
-    call at batch 2. CUDA: the rise of the peak allocated memory. CPU (no allocator statistics): the sum of every
-    module's output bytes, an upper bound, since without autograd an output is freed once its consumer has run."""
+    call at batch 2, under the autocast the sampler uses (``autocast``: as :func:`gdlib.diffusion.sample`'s). CUDA:
+    the rise of the peak allocated memory. Elsewhere (no allocator statistics): the sum of every module's output
+    bytes, an upper bound, since without autograd an output is freed once its consumer has run, plus the attention
+    matrices where they are materialised (:func:`_attention_matrices`)."""
     device = next(model.parameters()).device if device is None else torch.device(device)
     x = torch.zeros((2, 1, n, n), device=device)
     t = torch.zeros(2, dtype=torch.long, device=device)
@@ -47,20 +63,21 @@ def bytes_per_sample(model: torch.nn.Module, n: int, device: torch.device | str 
             synchronize(device)
             before = torch.cuda.memory_allocated(device)
             torch.cuda.reset_peak_memory_stats(device)
-            with device_autocast(device, model=model):
+            with device_autocast(device, autocast, model):
                 model(x, t, labels)
             synchronize(device)
             return max(1, (torch.cuda.max_memory_allocated(device) - before) // 2)
         total = [0]
 
-        def count(_module, _inputs, output) -> None:
+        def count(module, inputs, output) -> None:
             for out in output if isinstance(output, (tuple, list)) else (output,):
                 if isinstance(out, torch.Tensor):
                     total[0] += out.numel() * out.element_size()
+            total[0] += _attention_matrices(module, inputs, device)
 
         hooks = [m.register_forward_hook(count) for m in model.modules()]
         try:
-            with device_autocast(device, model=model):
+            with device_autocast(device, autocast, model):
                 model(x, t, labels)
         finally:
             for h in hooks:
@@ -72,12 +89,12 @@ def bytes_per_sample(model: torch.nn.Module, n: int, device: torch.device | str 
 
 
 def sample_batch_size(model: torch.nn.Module, n: int, count: int, device: torch.device | str | None = None,
-                      free: int | None = None) -> int:
+                      free: int | None = None, autocast: bool | None = None) -> int:
     """Samples per network call for ``count`` samples of size ``n`` (issue 21: from memory, not a constant):
     :data:`SAMPLE_MEMORY_SHARE` of the free memory (``free`` bytes, measured when None) over
-    :func:`bytes_per_sample`, at least 1 and at most ``min(count, MAX_SAMPLE_BATCH)``."""
+    :func:`bytes_per_sample` (under ``autocast``), at least 1 and at most ``min(count, MAX_SAMPLE_BATCH)``."""
     free = free_memory(device) if free is None else int(free)
-    fits = int(SAMPLE_MEMORY_SHARE * free) // bytes_per_sample(model, n, device)
+    fits = int(SAMPLE_MEMORY_SHARE * free) // bytes_per_sample(model, n, device, autocast)
     return max(1, min(fits, count, MAX_SAMPLE_BATCH))
 
 
