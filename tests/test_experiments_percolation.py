@@ -362,3 +362,14 @@ def test_a_sigma_01_bump_is_one_pixel_and_a_sigma_1_bump_is_nine():
 def test_a_white_image_has_no_width():
     blank = bump_width(np.full((8, 8), 255, dtype=np.uint8))
     assert blank.half_max_pixels == 0 and math.isnan(blank.sigma)
+
+
+def test_a_c12_model_with_unseen_centres_but_no_checkpoint_fails_its_still_learning_gate():
+    # review: CURVE_FRACTIONS = [] (a notebook parameter) left every model without a checkpoint, learning_curves
+    # skipped them all as if they were the full lattice, and C12 was decided with no still-learning gate at all
+    seeded = {s: with_curves(c, ()) for s, c in seeded_configs(_base(epochs=2), [1.0], [0.5, 1.0], [0]).items()}
+    table = SweepTable((1.0,), (0.5, 1.0), 0.005, {"accuracy_unseen": np.array([[0.8, np.nan]])})
+    curves = learning_curves(seeded, "never_trained", table, {})  # no checkpoint: nothing is sampled
+    assert list(curves) == [(1.0, 0.5)] and curves[(1.0, 0.5)].values == (0.8,)
+    (gate,) = still_learning_gates(curves)
+    assert gate.model == "sigma 1" and not gate.passed

@@ -53,14 +53,16 @@ def learning_curves(configs: Mapping[int, Mapping[tuple[float, float], TrainConf
     (:func:`gdlib.runs.evaluate`: the same N x N centres, sampler and noise), the mean over the seeds of ``configs``
     (:func:`gdlib.experiments.percolation.seeded_configs`); then at the end, ``table``'s value
     (:func:`gdlib.experiments.percolation.collect_mean`, the number C12 reads). Beside it each control's unseen
-    accuracy (``controls``: ``{kind: collect_mean(..., source=kind)}``). A model without checkpoints (the full
-    lattice: no unseen centre) has no curve."""
+    accuracy (``controls``: ``{kind: collect_mean(..., source=kind)}``). A model of the full lattice (no unseen
+    centre) has no curve; one with unseen centres but no checkpoint (``fractions`` empty in :func:`with_curves`) has
+    a curve of its end alone, whose gate fails (:func:`gdlib.curves.still_learning`): C12 is not decided on it."""
     out = {}
     for key, cfg in next(iter(configs.values())).items():
-        if not cfg.checkpoint_steps:
+        m = len(training_labels(cfg.data))
+        if m >= cfg.data.n ** 2:
             continue
         i, j = table.sigmas.index(key[0]), table.lambdas.index(key[1])
-        curve = points(cfg, len(training_labels(cfg.data)))
+        curve = points(cfg, m)
         values = [float(mean(np.array([seen_unseen(c[key], evaluate(c[key], name, point, layers=()))[1]
                                        for c in configs.values()]))) for _, point in curve[:-1]]
         out[key] = Curve(curve_name(*key), CURVE_METRIC, [s for s, _ in curve],
