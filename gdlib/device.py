@@ -284,12 +284,31 @@ def peak_flops(device: torch.device | str | None = None, dtype: torch.dtype | No
     return min(usable_cores(), torch.get_num_threads()) * mhz * 1e6 * per_cycle
 
 
+#: The CUDA peak allocated bytes per device index before :func:`reset_peak_memory` last cleared them.
+_EARLIER_PEAKS: dict[int, int] = {}
+
+
+def _cuda_index(device: torch.device) -> int:
+    return torch.cuda.current_device() if device.index is None else device.index
+
+
+def reset_peak_memory(device: torch.device | str) -> None:
+    """Reset CUDA's peak allocated memory on ``device`` (to measure one call's peak, :mod:`gdlib.memory`) without
+    losing the process's peak so far, which :func:`peak_memory` keeps reporting."""
+    device = torch.device(device)
+    index = _cuda_index(device)
+    _EARLIER_PEAKS[index] = max(_EARLIER_PEAKS.get(index, 0), int(torch.cuda.max_memory_allocated(device)))
+    torch.cuda.reset_peak_memory_stats(device)
+
+
 def peak_memory(device: torch.device | str | None = None) -> str:
     """One line: the peak memory this process has used on ``device`` so far (CUDA: ``max_memory_allocated``, what
-    training and the sampler held; CPU: the peak resident set), for gpu-check's report (issue 21)."""
+    training and the sampler held, also across the sampler's probes, :func:`reset_peak_memory`; CPU: the peak
+    resident set), for gpu-check's report (issue 21)."""
     device = get_device() if device is None else torch.device(device)
     if device.type == "cuda":
-        return f"peak GPU memory allocated: {torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB " \
+        peak = max(int(torch.cuda.max_memory_allocated(device)), _EARLIER_PEAKS.get(_cuda_index(device), 0))
+        return f"peak GPU memory allocated: {peak / 2**30:.2f} GiB " \
                f"(of {torch.cuda.get_device_properties(device).total_memory / 2**30:.0f} GiB)"
     try:
         import resource

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from gdlib.device import autocast as device_autocast
-from gdlib.device import get_device, synchronize
+from gdlib.device import get_device, reset_peak_memory, synchronize
 
 #: The most samples one sampler call takes when the batch is sized from memory: past a few hundred images a larger
 #: batch no longer speeds up a network call on either device, and it delays the first result.
@@ -62,7 +62,7 @@ def bytes_per_sample(model: torch.nn.Module, n: int, device: torch.device | str 
         if device.type == "cuda":
             synchronize(device)
             before = torch.cuda.memory_allocated(device)
-            torch.cuda.reset_peak_memory_stats(device)
+            reset_peak_memory(device)  # keeps the process's peak for device.peak_memory
             with device_autocast(device, autocast, model):
                 model(x, t, labels)
             synchronize(device)

@@ -202,3 +202,20 @@ def test_the_loss_and_the_sampler_run_a_small_model_in_fp32_and_a_wide_one_in_bf
 def test_the_peak_memory_line_names_the_device_s_kind_of_memory():
     line = device.peak_memory("cpu")
     assert line.startswith("peak resident memory") and float(line.split(": ")[1].split()[0]) > 0
+
+
+def test_the_sampler_s_probe_does_not_erase_the_process_s_cuda_peak(monkeypatch):
+    # review: gdlib.memory's probe reset CUDA's peak statistics before every sampling, so gpu-check's "peak GPU
+    # memory allocated" (notebook 02, after training) reported the peak since the last probe, not training's.
+    # Faked CUDA statistics: training peaks at 40 GiB, the probe resets, sampling then peaks at 3 GiB.
+    peak = {"now": 40 * 2**30}
+    monkeypatch.setattr(device, "_EARLIER_PEAKS", {})
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda _d=None: peak["now"])
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda _d=None: peak.update(now=0))
+    gpu = type("Properties", (), {"total_memory": 80 * 2**30})
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda _d=None: gpu)
+    device.reset_peak_memory("cuda:0")
+    peak["now"] = 3 * 2**30
+    assert device.peak_memory("cuda:0").startswith("peak GPU memory allocated: 40.00 GiB")
+    peak["now"] = 50 * 2**30
+    assert device.peak_memory("cuda:0").startswith("peak GPU memory allocated: 50.00 GiB")
