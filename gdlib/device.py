@@ -16,6 +16,8 @@ Every other module asks here instead of calling ``torch.cuda.is_available()`` it
 - :func:`threads`: a fixed intra-op thread count for a block (training and evaluation run under their
   config's ``threads``, so that the same config gives the same numbers on a loaded or an idle machine).
 - :func:`memory_format` / :func:`prepare_model`: channels_last weights and activations.
+- :func:`one_blas_thread`: numpy's and scipy's BLAS in one thread for a loop of small products (the resampled
+  intervals of claims C1-C5).
 
 Weights, optimiser state and the EMA stay fp32 everywhere: autocast only lowers the compute.
 """
@@ -98,6 +100,20 @@ def threads(count: int):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Run the block with numpy's and scipy's BLAS and LAPACK in one thread, then restore their count.
+
+    For loops of many small products (a 256 x 256 eigendecomposition a resample: C2's intervals), where a second
+    thread only waits, and on a busy CPU waits for a descheduled worker: under a load of 1.5 on 2 cores the
+    eigendecomposition took 2 ms in one thread and 9 ms in two, and C2's intervals 20 s against 78 s in notebook 03.
+    One thread does not change the results beyond rounding."""
+    from threadpoolctl import threadpool_limits  # a declared dependency (pyproject.toml)
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def get_device(prefer: str | torch.device | None = None) -> torch.device:

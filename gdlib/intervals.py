@@ -11,7 +11,14 @@ verdict is "cannot tell").
   which each claim row reports beside (:func:`gdlib.seeds.spread_note`);
 - a fitted slope: the t interval slope +- t(0.975, k - 2) x its standard error (``scipy.stats.linregress``);
   the difference of two fitted slopes: the same with both errors combined (Welch-Satterthwaite);
-- a median (a bump's width over samples): the percentile bootstrap over the samples.
+- a median (a bump's width over samples): the percentile bootstrap over the samples;
+- a statistic of a representation's point cloud (claims C1, C2, C4, C5: a participation ratio, a share of variance,
+  a persistence ratio, a mean principal angle, a Wasserstein distance): the statistic recomputed on the cloud's
+  points resampled with replacement, the percentile interval of those replicates shifted so that their median is the
+  estimate (:func:`resampled`). Resampling with replacement repeats points, which biases spectral and topological
+  statistics one way: it lowers the rank (the PR of the data's pixels at N = 16 falls from 20.6 to a median 19.1 over
+  resamples, [18.6, 19.5]: the plain percentile interval misses the estimate; noise's 240 falls to 123). The shift
+  removes that bias to first order and keeps the spread and skew of the replicates.
 """
 
 from __future__ import annotations
@@ -48,6 +55,12 @@ class Interval:
         if not self.known:
             return False, False
         return bool(self.low >= threshold), bool(self.low < threshold <= self.high)
+
+    def at_most(self, threshold: float) -> tuple[bool, bool]:
+        """``(passes, straddles)`` for "value <= threshold": passes when the whole interval is at or below it."""
+        if not self.known:
+            return False, False
+        return bool(self.high <= threshold), bool(self.low <= threshold < self.high)
 
     def below(self, threshold: float) -> tuple[bool, bool]:
         """``(passes, straddles)`` for "value < threshold": passes when the whole interval lies below it."""
@@ -140,6 +153,26 @@ def median_interval(values: Sequence[float], draws: int = 2000, seed: int = 0) -
     return Interval(float(np.median(v)), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5)))
 
 
+def resampled(value: float, replicates: Sequence[float] | np.ndarray | None,
+              limits: tuple[float, float] = (-math.inf, math.inf)) -> Interval:
+    """``value`` and the 2.5 and 97.5 percentiles of its bootstrap ``replicates`` (the statistic recomputed on
+    resampled points), both shifted by ``value`` - their median (module docstring: resampling with replacement
+    biases a spectral statistic), then kept within the statistic's ``limits`` (a share in [0, 1]: the shift may
+    carry a bound past them; no threshold lies outside, so no decision changes). Non-finite replicates are left out;
+    NaN bounds when fewer than 10 remain. Without replicates (None or empty: an exact reference such as an ideal
+    torus, which has nothing to resample) the interval is the value itself, and a part decides on it as on a
+    point."""
+    value = float(value)
+    if replicates is None or len(replicates) == 0:
+        return Interval(value, value, value)
+    r = np.asarray(replicates, dtype=np.float64)
+    r = r[np.isfinite(r)]
+    if len(r) < 10 or not math.isfinite(value):
+        return Interval(value, math.nan, math.nan)
+    low, high = np.clip(np.percentile(r, [2.5, 97.5]) + value - np.median(r), *limits)
+    return Interval(value, float(low), float(high))
+
+
 def part_at_least(name: str, interval: Interval, threshold: float, models: Sequence[str] = ()) -> Part:
     """A criterion part "``interval`` >= ``threshold``" decided by :meth:`Interval.at_least`."""
     passes, straddles = interval.at_least(threshold)
@@ -158,6 +191,19 @@ def part_below(name: str, interval: Interval, threshold: float, models: Sequence
     return Part(name, passes, tuple(models), straddles)
 
 
+def part_at_most(name: str, interval: Interval, threshold: float, models: Sequence[str] = ()) -> Part:
+    """A criterion part "``interval`` <= ``threshold``" decided by :meth:`Interval.at_most`."""
+    passes, straddles = interval.at_most(threshold)
+    return Part(name, passes, tuple(models), straddles)
+
+
+def part_all(name: str, parts: Sequence[Part], models: Sequence[str] = ()) -> Part:
+    """One part made of several conditions (``parts``): passes when all pass, fails clearly when one fails clearly,
+    and straddles otherwise."""
+    passes = all(p.passes for p in parts)
+    return Part(name, passes, tuple(models), not passes and not any(p.clearly_fails for p in parts))
+
+
 __all__ = ["Z95", "DRAWS", "Interval", "wilson", "proportion", "bootstrap", "t_interval", "slope_difference",
            "linear_rise",
-           "median_interval", "part_at_least", "part_within", "part_below"]
+           "median_interval", "resampled", "part_at_least", "part_below", "part_at_most", "part_within", "part_all"]

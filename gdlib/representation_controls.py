@@ -10,7 +10,9 @@
 - C1 reads a trajectory over checkpoints, so its controls must be trajectories that can move:
   :func:`sample_pixel_trajectory` (the PR of the model's own samples' pixels at each checkpoint: what the images
   alone explain) and :func:`untrained_on_samples` (the untrained network's layer 4 fed each checkpoint's samples:
-  what a network that learnt nothing makes of the same images).
+  what a network that learnt nothing makes of the same images). Like the model's, each trajectory carries the PRs
+  of resamples of the centres, the same resample at every checkpoint (:func:`gdlib.representation.trajectory`), from
+  which C1's 95% intervals are read.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 
 from gdlib.model import capture
-from gdlib.representation import CheckpointRepresentation, from_h
+from gdlib.representation import PR_RESAMPLES, CheckpointRepresentation, PRTrajectory, from_h, trajectory
 from gdlib.spectrum import pca
 
 
@@ -40,21 +42,22 @@ def pixel_pr(images: np.ndarray) -> float:
     return pca(x, n_components=min(16, *x.shape)).participation_ratio
 
 
-def sample_pixel_trajectory(evaluations: Sequence) -> tuple[list, list[float]]:
-    """C1's control: (epochs, PR of each checkpoint's generated images' pixels), from :class:`gdlib.runs.Evaluation`
-    s in epoch order. Early samples are noisy, late ones bumps: the trajectory moves as the samples change."""
-    return [ev.epoch for ev in evaluations], [pixel_pr(ev.images) for ev in evaluations]
+def sample_pixel_trajectory(evaluations: Sequence, resamples: int = PR_RESAMPLES, seed: int = 0) -> PRTrajectory:
+    """C1's control: (epochs, PR of each checkpoint's generated images' pixels, resamples), from
+    :class:`gdlib.runs.Evaluation` s in epoch order. Early samples are noisy, late ones bumps: the trajectory moves as
+    the samples change."""
+    return trajectory([ev.epoch for ev in evaluations], [ev.images for ev in evaluations], resamples, seed)
 
 
-def untrained_on_samples(cfg, evaluations: Sequence, layer: str = "layer4",
-                         batch_size: int = 256) -> tuple[list, list[float]]:
-    """C1's control: (epochs, PR of the untrained network's ``layer`` on each checkpoint's samples). The network
-    is initialised as training initialises it (``cfg.seed``) and fed each checkpoint's images (scaled to [-1, 1])
-    and labels at t = 0, the last denoising step at which the model's own representation is captured."""
+def untrained_on_samples(cfg, evaluations: Sequence, layer: str = "layer4", batch_size: int = 256,
+                         resamples: int = PR_RESAMPLES, seed: int = 0) -> PRTrajectory:
+    """C1's control: (epochs, PR of the untrained network's ``layer`` on each checkpoint's samples, resamples). The
+    network is initialised as training initialises it (``cfg.seed``) and fed each checkpoint's images (scaled to
+    [-1, 1]) and labels at t = 0, the last denoising step at which the model's own representation is captured."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = cfg.make_model().eval()
-    prs = []
+    hs = []
     for ev in evaluations:
         h = []
         for start in range(0, len(ev.images), batch_size):
@@ -63,8 +66,8 @@ def untrained_on_samples(cfg, evaluations: Sequence, layer: str = "layer4",
             with torch.no_grad(), capture(model, [layer]) as got:
                 model(x, torch.zeros(len(x), dtype=torch.long), lab)
             h.append(got[layer].reshape(len(x), -1).numpy())
-        prs.append(from_h(ev.epoch, ev.labels, np.concatenate(h)).participation_ratio)
-    return [ev.epoch for ev in evaluations], prs
+        hs.append(np.concatenate(h))
+    return trajectory([ev.epoch for ev in evaluations], hs, resamples, seed)
 
 
 __all__ = ["conditioning_input", "pixel_pr", "sample_pixel_trajectory", "untrained_on_samples"]

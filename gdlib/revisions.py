@@ -49,6 +49,10 @@ REVISIONS = (
              "a point gap of one seed and three sizes was read as a decision (issue 22 item 5)", "0703548"),
     Revision("C10", "the baseline slope's 'within 0.5 of 2' decided over its 95% t interval",
              "it was read on the point value of a fit of three sizes and one seed (issue 22 item 5)", "a9dbec0"),
+    Revision("C1, C2, C4, C5", "each part decided over the 95% interval of its number from resamples of the centres "
+             "(C1's rise then fall read as max/first >= 1.1 and final/max <= 0.9, the same condition); C3's Betti "
+             "count has none", "point values of one run were read as decisions (issue 22 item 5); at quick C2's ring "
+             "lengths 0.27 and 0.24 straddle 0.2, so C2 went from holds to cannot tell", "aacd8d7"),
 )
 
 __all__ = ["Revision", "REVISIONS"]

@@ -151,3 +151,65 @@ def pca_project(h: np.ndarray, n_components: int = 4) -> np.ndarray:
     h = _as_representation(h)
     check_int("n_components", n_components, 1, min(h.shape))
     return pca(h, n_components).project(h)
+
+
+# resampling the points (95% intervals of C1 and C2, gdlib.intervals.resampled) -----------------------------------
+def _centred_gram(h: np.ndarray) -> np.ndarray:
+    """h h^T of ``h`` centred on its mean: the resamples' Gram matrices are read from it (a shift of every row
+    changes no resample's centred Gram matrix, and centring first keeps the sums from cancelling)."""
+    h = _as_representation(h)
+    c = h - h.mean(axis=0)
+    return c @ c.T
+
+
+def resample_counts(n: int, draws: int, seed: int = 0) -> np.ndarray:
+    """(draws, n) how often each of ``n`` points is drawn when ``n`` are drawn with replacement, seeded."""
+    check_int("n", n, 1)
+    check_int("draws", draws, 1)
+    return np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=draws).astype(np.float64)
+
+
+def resampled_participation_ratios(hs, draws: int, seed: int = 0) -> np.ndarray:
+    """(draws, len(hs)): the participation ratio of every representation in ``hs`` (each (n, D_i), the same n
+    points in the same order, e.g. one set of centres at every checkpoint) with its points resampled with
+    replacement, the same resample for all (a paired bootstrap: a ratio of two PRs sees one resample).
+
+    Exact and without an eigendecomposition: PR = tr(C)^2 / |C|_F^2 for the covariance C, whose nonzero spectrum
+    is the centred Gram matrix's. With w the counts of a resample and G the Gram matrix, the resample's centred
+    Gram matrix J A J (A = G at the drawn rows, J = I - 11^T / n) has tr = sum_j w_j G_jj - w^T G w / n and
+    |J A J|_F^2 = w^T (G o G) w - 2 / n sum_j w_j (G w)_j^2 + (w^T G w)^2 / n^2: two matrix products per h."""
+    grams = [_centred_gram(h) for h in hs]
+    n = {g.shape[0] for g in grams}
+    if len(n) != 1:
+        raise ValueError(f"the representations have different numbers of points: {sorted(n)}")
+    (n,) = n
+    w = resample_counts(n, draws, seed)
+    out = np.empty((draws, len(grams)))
+    for i, g in enumerate(grams):
+        gw = w @ g
+        q = np.sum(gw * w, axis=1)
+        trace = w @ np.diag(g) - q / n
+        frob = np.sum((w @ (g * g)) * w, axis=1) - 2.0 / n * np.sum(w * gw**2, axis=1) + q**2 / n**2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[:, i] = np.where(frob > 0, trace**2 / frob, np.nan)
+    return out
+
+
+def resampled_spectra(h: np.ndarray, draws: int, seed: int = 0, k: int = 5):
+    """For ``draws`` resamples of ``h``'s points with replacement (seeded): ``(rows, eigenvalues, total, scores)``,
+    the drawn rows (n,), the top ``k`` covariance eigenvalues decreasing, the total variance, and the drawn points'
+    coordinates on their own top ``k`` PCs (n, k), from the centred Gram matrix of the resample (a generator)."""
+    from scipy.linalg import eigh
+
+    g = _centred_gram(h)
+    n = g.shape[0]
+    k = min(k, n - 1)
+    rng = np.random.default_rng(seed)
+    for _ in range(draws):
+        rows = rng.integers(n, size=n)
+        a = g[np.ix_(rows, rows)]
+        mean = a.mean(axis=0)
+        a = a - mean[None, :] - mean[:, None] + mean.mean()
+        evals, evecs = eigh(a, subset_by_index=[n - k, n - 1])
+        evals, evecs = np.clip(evals[::-1], 0.0, None), evecs[:, ::-1]
+        yield rows, evals / (n - 1), float(np.trace(a)) / (n - 1), evecs * np.sqrt(evals)

@@ -52,6 +52,7 @@ from gdlib.spectrum import pca
 from gdlib.tori import TORUS_KINDS, ideal_torus, infer_period
 
 FAMILIES = ("x-on-y", "x-on-x", "y-on-y")
+AXES = ((0, 1), (0, 0), (1, 1))  # the fixed label of ring A and of ring B in each family
 STATISTICS = ("orthogonality", "parallelism")
 DEFAULT_N_PAIRS = 500
 # Fig. 3 colours: 3D torus blue, model green, Clifford torus orange.
@@ -64,11 +65,14 @@ class TorusTestResult:
     ``orthogonality[family]``: (n_pairs, 2) principal angles in degrees, increasing along a row.
     ``parallelism[family]``: (n_pairs,) normalised reconstruction errors in [0, 1].
     ``pairs[family]``: (n_pairs, 2) the fixed label values of rings (A, B) of each pair.
+    ``resampled``: the same tests on resamples of the points (:func:`resampled_torus_tests`; empty when not asked
+    for), from which the claims' 95% intervals are read.
     """
 
     orthogonality: dict[str, np.ndarray]
     parallelism: dict[str, np.ndarray]
     pairs: dict[str, np.ndarray] = field(default_factory=dict)
+    resampled: tuple[TorusTestResult, ...] = field(default=(), repr=False, compare=False)
 
     def statistic(self, family: str, statistic: str) -> np.ndarray:
         """The flat sample of one statistic of one family (both angles of every pair for orthogonality)."""
@@ -114,6 +118,18 @@ def _draw_pairs(m_a: int, m_b: int, same: bool, n_pairs: int | None, rng: np.ran
     return pairs
 
 
+def family_pairs(m_x: int, m_y: int, n_pairs: int | None, seed: int) -> dict[str, np.ndarray]:
+    """The ring pairs (index of ring A, of ring B) of each family for ``m_x`` x-rings and ``m_y`` y-rings, drawn with
+    one generator seeded by ``seed`` in the order of :data:`FAMILIES` (what :func:`torus_tests` compares)."""
+    rng = np.random.default_rng(seed)
+    m = (m_x, m_y)
+    out = {f: _draw_pairs(m[a], m[b], a == b, n_pairs, rng) for f, (a, b) in zip(FAMILIES, AXES, strict=True)}
+    empty = [f for f, p in out.items() if len(p) == 0]
+    if empty:
+        raise ValueError(f"no ring pairs for family {empty[0]}: the labels need at least 2 values per axis")
+    return out
+
+
 def principal_angles_deg(basis_a: np.ndarray, basis_b: np.ndarray) -> np.ndarray:
     """Principal angles between the spans of two (D, k) bases, in degrees, increasing
     (``scipy.linalg.subspace_angles``, accurate near 0 and near 90 degrees alike)."""
@@ -133,15 +149,7 @@ def parallelism_error(points_b: np.ndarray, basis_a: np.ndarray) -> float:
     return float(np.clip(1.0 - kept / total, 0.0, 1.0))
 
 
-def torus_tests(
-    h: np.ndarray, labels: np.ndarray, n_pairs: int | None = DEFAULT_N_PAIRS, seed: int = 0
-) -> TorusTestResult:
-    """Orthogonality and parallelism statistics of ``h`` (n, D) with centres ``labels`` (n, 2) (App. B.2).
-
-    ``n_pairs`` ring pairs per family are drawn with ``seed`` (None = every ordered pair). The same
-    labels, n_pairs and seed draw the same pairs, so a model and the ideal tori simulated on its grid
-    are compared pair by pair.
-    """
+def _checked(h: np.ndarray, labels: np.ndarray, n_pairs: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
     h = np.asarray(h, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.float64)
     if h.ndim != 2 or labels.shape != (h.shape[0], 2):
@@ -154,19 +162,92 @@ def torus_tests(
         # projections live in the span of the centred data, and the statistics are invariant to
         # rotations and translations, so PCA coordinates (n_samples dimensions) give the same values.
         h = pca(h).project(h)
-    rng = np.random.default_rng(seed)
+    return h, labels
+
+
+def torus_tests(
+    h: np.ndarray, labels: np.ndarray, n_pairs: int | None = DEFAULT_N_PAIRS, seed: int = 0, resamples: int = 0
+) -> TorusTestResult:
+    """Orthogonality and parallelism statistics of ``h`` (n, D) with centres ``labels`` (n, 2) (App. B.2).
+
+    ``n_pairs`` ring pairs per family are drawn with ``seed`` (None = every ordered pair). The same
+    labels, n_pairs and seed draw the same pairs, so a model and the ideal tori simulated on its grid
+    are compared pair by pair. ``resamples`` > 0: the result carries that many :func:`resampled_torus_tests`.
+    """
+    h, labels = _checked(h, labels, n_pairs, seed)
     rings = {0: ring_planes(h, labels, 0), 1: ring_planes(h, labels, 1)}
     orth, par, pairs_out = {}, {}, {}
-    for family, (ax_a, ax_b) in zip(FAMILIES, ((0, 1), (0, 0), (1, 1)), strict=True):
+    drawn = family_pairs(len(rings[0][0]), len(rings[1][0]), n_pairs, seed)
+    for family, (ax_a, ax_b) in zip(FAMILIES, AXES, strict=True):
         vals_a, _, bases_a = rings[ax_a]
         vals_b, cent_b, bases_b = rings[ax_b]
-        pairs = _draw_pairs(len(vals_a), len(vals_b), ax_a == ax_b, n_pairs, rng)
-        if len(pairs) == 0:
-            raise ValueError(f"no ring pairs for family {family}: the labels need at least 2 values per axis")
+        pairs = drawn[family]
         orth[family] = np.array([principal_angles_deg(bases_a[i], bases_b[j]) for i, j in pairs])
         par[family] = np.array([parallelism_error(cent_b[j], bases_a[i]) for i, j in pairs])
         pairs_out[family] = np.stack([vals_a[pairs[:, 0]], vals_b[pairs[:, 1]]], axis=1)
-    return TorusTestResult(orthogonality=orth, parallelism=par, pairs=pairs_out)
+    resampled = resampled_torus_tests(h, labels, n_pairs, seed, resamples) if resamples else ()
+    return TorusTestResult(orthogonality=orth, parallelism=par, pairs=pairs_out, resampled=resampled)
+
+
+def _resampled_planes(h: np.ndarray, rows: np.ndarray, ring: np.ndarray,
+                      m: int) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """(bases (m, D, 2), centred points of each ring, whether each ring has a plane) of the drawn ``rows`` of ``h``,
+    whose ring indices are ``ring``: a ring with fewer than 3 distinct points (repeats) has none (zero basis)."""
+    bases, centred, valid = np.zeros((m, h.shape[1], 2)), [], np.zeros(m, dtype=bool)
+    order = np.argsort(ring, kind="stable")
+    for i, members in enumerate(np.split(rows[order], np.searchsorted(ring[order], np.arange(1, m)))):
+        pts = h[members]
+        c = pts - pts.mean(axis=0) if len(pts) else np.zeros((1, h.shape[1]))
+        centred.append(c)
+        if len(set(members.tolist())) >= 3:  # the top two PCs from the ring's small Gram matrix
+            evals, evecs = np.linalg.eigh(c @ c.T)
+            valid[i] = evals[-2] > evals[-1] * 1e-12
+            if valid[i]:
+                bases[i] = c.T @ (evecs[:, [-1, -2]] / np.sqrt(evals[[-1, -2]]))
+    return bases, centred, valid
+
+
+def resampled_torus_tests(h: np.ndarray, labels: np.ndarray, n_pairs: int | None = DEFAULT_N_PAIRS, seed: int = 0,
+                          draws: int = 200, resample_seed: int = 0) -> tuple[TorusTestResult, ...]:
+    """:func:`torus_tests` of ``draws`` resamples of the points: the n rows of ``h`` and their labels drawn with
+    replacement (seeded by ``resample_seed``), every ring's plane fitted again on the points it drew, the same
+    ring pairs as ``torus_tests(h, labels, n_pairs, seed)``. A ring left with fewer than 3 distinct points has no
+    plane: its pairs are left out of that resample. Vectorised (principal angles from the singular values of the
+    2 x 2 products P_A^T P_B, all ring pairs at once), so the angles agree with :func:`principal_angles_deg`'s to
+    about 1e-6 degrees."""
+    h, labels = _checked(h, labels, n_pairs, seed)
+    check_int("draws", draws, 1)
+    values = [np.unique(labels[:, a]) for a in (0, 1)]
+    ring = [np.searchsorted(values[a], labels[:, a]) for a in (0, 1)]
+    drawn = family_pairs(len(values[0]), len(values[1]), n_pairs, seed)
+    from gdlib.device import one_blas_thread
+
+    rng, n = np.random.default_rng(resample_seed), len(h)
+    with one_blas_thread():  # small products only
+        return tuple(_tests_of_rows(h, rng.integers(n, size=n), ring, [len(v) for v in values], drawn)
+                     for _ in range(draws))
+
+
+def _tests_of_rows(h: np.ndarray, rows: np.ndarray, ring: list[np.ndarray], m: list[int],
+                   drawn: dict[str, np.ndarray]) -> TorusTestResult:
+    """The torus tests of the points ``rows`` of ``h`` (repeats allowed), ``ring[a]`` the ring index of every point
+    along axis a, ``m[a]`` the number of rings, ``drawn`` the pairs of each family (:func:`resampled_torus_tests`)."""
+    planes = [_resampled_planes(h, rows, ring[a][rows], m[a]) for a in (0, 1)]
+    orth, par = {}, {}
+    for family, (ax_a, ax_b) in zip(FAMILIES, AXES, strict=True):
+        (bases_a, _, ok_a), (bases_b, cent_b, ok_b) = planes[ax_a], planes[ax_b]
+        flat = bases_a.transpose(1, 0, 2).reshape(h.shape[1], -1)  # (D, 2 m_a): every plane's two axes
+        products = (flat.T @ bases_b.transpose(1, 0, 2).reshape(h.shape[1], -1)).reshape(len(bases_a), 2, -1, 2)
+        cosines = np.linalg.svd(products.transpose(0, 2, 1, 3), compute_uv=False)  # (m_a, m_b, 2): P_A^T P_B
+        angles = np.degrees(np.arccos(np.clip(cosines, 0.0, 1.0)))  # decreasing cosines: increasing angles
+        kept = np.stack([np.sum((c @ flat) ** 2, axis=0).reshape(-1, 2).sum(axis=1) for c in cent_b], axis=1)
+        total = np.array([np.sum(c**2) for c in cent_b])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            error = np.clip(1.0 - kept / total[None, :], 0.0, 1.0)
+        i, j = drawn[family][:, 0], drawn[family][:, 1]
+        good = ok_a[i] & ok_b[j]
+        orth[family], par[family] = angles[i[good], j[good]], error[i[good], j[good]]
+    return TorusTestResult(orth, par)
 
 
 def ideal_torus_tests(

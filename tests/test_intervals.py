@@ -5,7 +5,17 @@ import math
 import pytest
 
 from gdlib.claims import CANNOT_TELL, FAILS, HOLDS, Evidence, Outcome, verdict
-from gdlib.intervals import Interval, part_at_least, part_below, t_interval, wilson
+from gdlib.intervals import (
+    Interval,
+    part_all,
+    part_at_least,
+    part_at_most,
+    part_below,
+    part_within,
+    resampled,
+    t_interval,
+    wilson,
+)
 
 
 def test_wilson_interval_of_none_and_all_of_n_is_one_sided_and_not_degenerate():
@@ -60,3 +70,30 @@ def test_within_passes_inside_straddles_across_an_edge_and_fails_outside():
     assert Interval(3.0, 2.8, 3.2).within(1.5, 2.5) == (False, False)  # wholly outside: clearly fails
     assert Interval(2.0, math.nan, math.nan).within(1.5, 2.5) == (False, False)
     assert part_within("s", Interval(3.0, 2.8, 3.2), 1.5, 2.5).clearly_fails
+
+
+def test_resampled_interval_is_shifted_to_contain_the_estimate_and_is_the_value_without_resamples():
+    # resampling with replacement lowers a spectrum's rank: replicates all below the estimate still give an interval
+    # around it, with their spread and skew
+    ci = resampled(10.0, [7.0 + 0.01 * k for k in range(101)])  # median 7.5, percentiles 7.025 and 7.975
+    assert ci.value == 10.0 and ci.low == pytest.approx(9.525) and ci.high == pytest.approx(10.475)
+    assert resampled(3.0, None) == Interval(3.0, 3.0, 3.0) == resampled(3.0, [])  # an exact reference: its value
+    few = resampled(3.0, [1.0, 2.0, float("nan")] + [float("nan")] * 20)  # fewer than 10 finite: unknown
+    assert math.isnan(few.low) and part_at_least("a", few, 1.0).clearly_fails
+
+
+def test_at_most_and_within_include_the_threshold_and_straddle_across_it():
+    assert part_at_most("a", Interval(0.9, 0.8, 0.9), 0.9).passes  # "<=": the bound itself clears
+    assert part_at_most("a", Interval(0.85, 0.8, 0.95), 0.9).straddles
+    assert part_at_most("a", Interval(1.0, 0.95, 1.1), 0.9).clearly_fails
+    assert part_within("r", Interval(7.0, 5.0, 10.0), 5.0, 10.0).passes
+    assert part_within("r", Interval(9.5, 8.0, 11.0), 5.0, 10.0).straddles
+    assert part_within("r", Interval(5.5, 4.0, 12.0), 5.0, 10.0).straddles  # wider than the range
+    assert part_within("r", Interval(12.0, 11.0, 13.0), 5.0, 10.0).clearly_fails
+
+
+def test_a_part_of_several_conditions_straddles_unless_one_fails_clearly():
+    clears, straddles, fails = (part_at_least("c", Interval(v, v - 0.1, v + 0.1), 0.5) for v in (0.7, 0.55, 0.2))
+    assert part_all("all", [clears, clears]).passes
+    assert part_all("all", [clears, straddles]).straddles
+    assert part_all("all", [straddles, fails]).clearly_fails

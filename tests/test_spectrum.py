@@ -17,6 +17,9 @@ from gdlib.spectrum import (
     pca,
     pca_eigenvalues,
     pca_project,
+    resample_counts,
+    resampled_participation_ratios,
+    resampled_spectra,
 )
 from gdlib.tori import clifford_torus, torus_3d
 
@@ -85,6 +88,25 @@ def test_bad_parameters_raise_value_error_naming_them(call, name):
     h = np.random.default_rng(0).standard_normal((20, 5))
     with pytest.raises(ValueError, match=name):
         call(h)
+
+
+def test_resampled_participation_ratios_are_those_of_the_drawn_rows_one_draw_shared_by_every_representation():
+    rng = np.random.default_rng(1)
+    hs = [rng.standard_normal((50, 30)) @ rng.standard_normal((30, 80)) + 3.0, rng.standard_normal((50, 200))]
+    prs = resampled_participation_ratios(hs, draws=4, seed=3)
+    for d, counts in enumerate(resample_counts(50, 4, seed=3)):
+        rows = np.repeat(np.arange(50), counts.astype(int))  # the d-th resample: each point as often as drawn
+        assert prs[d] == pytest.approx([participation_ratio(h[rows]) for h in hs], rel=1e-9)
+    np.testing.assert_array_equal(prs, resampled_participation_ratios(hs, draws=4, seed=3))  # seeded
+
+
+def test_resampled_spectra_are_the_pca_of_the_drawn_rows():
+    h = np.random.default_rng(2).standard_normal((40, 60)) * np.linspace(3.0, 0.1, 60)
+    for rows, eigenvalues, total, scores in resampled_spectra(h, draws=3, seed=0, k=5):
+        direct = pca(h[rows])
+        np.testing.assert_allclose(eigenvalues, direct.eigenvalues[:5], rtol=1e-9)
+        assert total == pytest.approx(direct.eigenvalues.sum())
+        np.testing.assert_allclose(np.abs(scores), np.abs(direct.project(h[rows], 5)), atol=1e-8)  # up to sign
 
 
 def test_bad_representations_are_refused():

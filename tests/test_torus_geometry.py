@@ -12,14 +12,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from gdlib import torus_claims
+from gdlib.intervals import resampled
 from gdlib.plots.geometry import plot_torus_tests
 from gdlib.regions import integer_grid
 from gdlib.tori import clifford_torus, torus_3d
 from gdlib.torus_geometry import (
     FAMILIES,
     STATISTICS,
+    _tests_of_rows,
     distances_to_ideal_tori,
+    family_pairs,
     ideal_torus_tests,
+    resampled_torus_tests,
     torus_tests,
     wasserstein_distances,
 )
@@ -134,6 +139,50 @@ def test_rings_need_three_points_and_statistics_need_known_names(ideal):
         torus_tests(np.random.default_rng(0).standard_normal((4, 5)), labels)
     with pytest.raises(ValueError, match="^family = "):
         ideal["3d"].statistic("z-on-z", "parallelism")
+
+
+def test_the_resampled_tests_of_every_point_drawn_once_are_the_torus_tests():
+    # the vectorised statistics of a resample against torus_tests' pair-by-pair ones: every point once, in order
+    labels = integer_grid(12, order="y fastest")
+    h = np.random.default_rng(0).standard_normal((len(labels), 30))
+    direct = torus_tests(h, labels, n_pairs=100, seed=3)
+    ring = [np.searchsorted(np.unique(labels[:, a]), labels[:, a]) for a in (0, 1)]
+    again = _tests_of_rows(h, np.arange(len(h)), ring, [12, 12], family_pairs(12, 12, 100, 3))
+    for family in FAMILIES:
+        np.testing.assert_allclose(again.orthogonality[family], direct.orthogonality[family], atol=1e-6)
+        np.testing.assert_allclose(again.parallelism[family], direct.parallelism[family], atol=1e-12)
+
+
+def test_resamples_are_seeded_keep_an_ideal_toruss_angles_and_leave_out_rings_without_a_plane():
+    clifford = torus_tests(clifford_torus(LABELS, N), LABELS, n_pairs=60, seed=0, resamples=5)
+    assert len(clifford.resampled) == 5 and not clifford.resampled[0].resampled
+    for r in clifford.resampled:  # any three points of a circle span its plane: nothing to vary
+        assert np.allclose(r.orthogonality["x-on-y"], 90.0, atol=1e-4)
+        assert np.allclose(r.orthogonality["x-on-x"], 0.0, atol=1e-4)
+    # a 4 x 4 grid: a resample often leaves a ring of 4 points with fewer than 3 distinct ones, whose pairs drop out
+    labels = integer_grid(4, order="y fastest")
+    h = np.random.default_rng(1).standard_normal((16, 6))
+    draws = resampled_torus_tests(h, labels, n_pairs=None, seed=0, draws=40)
+    assert all(np.all(np.isfinite(r.orthogonality[f])) for r in draws for f in FAMILIES)
+    assert min(len(r.parallelism["x-on-y"]) for r in draws) < 16 == len(torus_tests(h, labels).parallelism["x-on-y"])
+    again = resampled_torus_tests(h, labels, n_pairs=None, seed=0, draws=40)
+    assert all(np.array_equal(a.parallelism["x-on-x"], b.parallelism["x-on-x"]) for a, b in zip(draws, again))
+
+
+def test_the_interval_of_c4s_angle_contrast_contains_the_estimate_and_narrows_with_more_centres():
+    widths = []
+    for n in (8, 16):
+        labels = integer_grid(n, order="y fastest")
+        h = np.c_[clifford_torus(labels, n), np.zeros((n * n, 8))]
+        h = h + 0.3 * np.random.default_rng(0).standard_normal(h.shape)
+        result = torus_tests(h, labels, n_pairs=200, seed=0, resamples=40)
+        contrast = lambda r: r.orthogonality["x-on-y"].mean() - r.orthogonality["x-on-x"].mean()  # noqa: E731
+        interval = resampled(contrast(result), [contrast(r) for r in result.resampled])
+        assert interval.low <= interval.value <= interval.high
+        outcome = torus_claims.clifford_like(result, ideal_torus_tests(labels, n=n, n_pairs=200, seed=0))
+        assert f"(difference {interval.text(lambda v: f'{v:.1f}')})" in outcome.parts[2].name  # C4 reads it
+        widths.append(interval.high - interval.low)
+    assert widths[1] < widths[0], widths
 
 
 @pytest.mark.parametrize("overlay, n_cols", [(False, 6), (True, 2)])
