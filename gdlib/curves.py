@@ -138,22 +138,23 @@ def report_lines(root: Path | None = None) -> list[str]:
     """REPORT.md's section "What more compute does": per model, its number at the first and last points of its
     curve, the change over the last doubling, the still-learning gate, and the controls beside it."""
     lines = ["## What more compute does", "",
-             "Each generalisation claim's number along its model's own training run (checkpoints at 1/8, 1/4 and 1/2 "
-             "of its steps, and the end, sampled like the final weights). A claim is decided only when the number "
+             "Each generalisation claim's number along its model's own training run (its checkpoints and its end, "
+             "each sampled like the final weights). A claim is decided only when the number "
              "moved by less than the stated tolerance over the last doubling of steps; the controls do not train.", ""]
     records = [r for r in load_curves(root) if r[3]]
     if not records:
         return lines + ["No learning curves were recorded.", ""]
     for notebook, profile, tolerance, curves in records:
         lines += [f"{notebook} (profile {profile}; tolerance {100 * tolerance:.0f} points):", "",
-                  "| model | number | first point | end point | last doubling | gate | controls |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| model | number | curve (value at steps) | last doubling | gate | controls |",
+                  "|---|---|---|---|---|---|"]
         for c in curves:
             gate = still_learning(c, tolerance)
             change = "-" if not math.isfinite(gate.value) else f"{100 * gate.value:+.1f} points"
             controls = ", ".join(f"{k} {pct(v)}" for k, v in c.controls.items())
-            lines.append(f"| {c.model} | {c.metric} | {pct(c.values[0])} at {c.steps[0]:,} | {pct(c.values[-1])} at "
-                         f"{c.steps[-1]:,} | {change} | {'passes' if gate.passed else 'still learning'} | {controls} |")
+            curve = " / ".join(f"{pct(v)} at {s:,}" for s, v in zip(c.steps, c.values))
+            lines.append(f"| {c.model} | {c.metric} | {curve} | {change} | "
+                         f"{'passes' if gate.passed else 'still learning'} | {controls} |")
         lines.append("")
     return lines
 
