@@ -20,10 +20,15 @@ from gdlib.crossing import threshold_crossing
 from gdlib.percolation import PercolationResult
 
 
+def onset(lambdas: Sequence[float], curve: np.ndarray, level: float = 0.5) -> float:
+    """The first lambda whose mass ratio in ``curve`` exceeds ``level``; inf where none does."""
+    return threshold_crossing(lambdas, curve, level, inclusive=False).first
+
+
 def percolation_onsets(result: PercolationResult, level: float = 0.5) -> np.ndarray:
     """Onset lambda (first mean mass ratio above ``level``) per (threshold, sigma); inf where it never is."""
-    return np.array([[threshold_crossing(result.lambdas, result.mean[i, j], level, inclusive=False).first
-                      for j in range(len(result.sigmas))] for i in range(len(result.thresholds))])
+    return np.array([[onset(result.lambdas, result.mean[i, j], level) for j in range(len(result.sigmas))]
+                     for i in range(len(result.thresholds))])
 
 
 def onset_table(result: PercolationResult, level: float = 0.5) -> pd.DataFrame:
@@ -52,16 +57,13 @@ def onset_interval(result: PercolationResult, i: int, j: int, level: float = 0.5
     and the 2.5% and 97.5% quantiles of the onsets of ``draws`` bootstrap means (repeats drawn with replacement,
     seeded). The onset lies on the lambda grid, inf where a curve never percolates; without repeats the interval
     is the onset itself (a null world: nothing varies)."""
-    def onset(curve: np.ndarray) -> float:
-        return threshold_crossing(result.lambdas, curve, level, inclusive=False).first
-
-    point = onset(result.mean[i, j])
+    point = onset(result.lambdas, result.mean[i, j], level)
     if result.ratios is None or result.ratios.shape[-1] < 2:
         return point, point, point
     per_repeat = result.ratios[i, j]  # (lambdas, repeats)
     r = per_repeat.shape[-1]
     pick = np.random.default_rng(seed).integers(0, r, size=(draws, r))
-    boot = np.array([onset(per_repeat[:, row].mean(axis=-1)) for row in pick])
+    boot = np.array([onset(result.lambdas, per_repeat[:, row].mean(axis=-1), level) for row in pick])
     # quantiles of values that may be inf: sort and index (np.percentile would interpolate inf into nan)
     boot.sort()
     return point, float(boot[int(0.025 * (draws - 1))]), float(boot[int(math.ceil(0.975 * (draws - 1)))])
@@ -125,5 +127,5 @@ def null_simulation(result: PercolationResult, kind: str, n: int) -> Percolation
     return PercolationResult(result.thresholds, result.sigmas, result.lambdas, mean, np.zeros_like(mean))
 
 
-__all__ = ["format_onset", "non_increasing", "percolation_onsets", "onset_table", "ONSET_DRAWS", "onset_interval",
+__all__ = ["format_onset", "non_increasing", "onset", "percolation_onsets", "onset_table", "ONSET_DRAWS", "onset_interval",
            "Expectation", "simulation_reproduces", "NULL_SIMULATIONS", "null_simulation"]

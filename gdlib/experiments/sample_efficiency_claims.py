@@ -110,6 +110,12 @@ def fit_slopes(cross: pd.DataFrame) -> dict[str, PowerLawFit]:
     return out
 
 
+def _no_decision(name: str, reason: str, models: tuple[str, ...]) -> Part:
+    """A part the sweep did not measure (``reason``: a slope without a standard error, crossings below the sweep):
+    it straddles, so the claim cannot tell rather than fail."""
+    return Part(f"{name} ({reason}: no decision)", False, models, straddles=True)
+
+
 def bumps_needed(results: pd.DataFrame, column: str = "acc_all_strict", threshold: float = THRESHOLD,
                  min_gap: float = 0.7, tolerance: float = 0.5, paper: Mapping[str, float] = PAPER_SLOPES) -> Outcome:
     """C10, decided on the paper's mechanism: the number of 2D **bumps** needed for ``threshold`` accuracy
@@ -137,18 +143,18 @@ def bumps_needed(results: pd.DataFrame, column: str = "acc_all_strict", threshol
     gap = slope_difference(b.slope, b.stderr, b.points - 2, a.slope, a.stderr, a.points - 2)
     name = f"baseline - augmented bump slope {gap.text(lambda v: f'{v:.2f}')} >= {min_gap:g}"
     if math.isfinite(gap.value) and not gap.known:  # two points a fit: a slope without an error decides nothing
-        gap_part = Part(name + " (no standard error: no decision)", False, ("baseline", "augmented"), straddles=True)
+        gap_part = _no_decision(name, "no standard error", ("baseline", "augmented"))
     elif unfitted and all(below[d] for d in unfitted):
-        gap_part = Part(f"{name} ({censored}: no decision)", False, ("baseline", "augmented"), straddles=True)
+        gap_part = _no_decision(name, censored, ("baseline", "augmented"))
     else:
         gap_part = part_at_least(name, gap, min_gap, ("baseline", "augmented"))
     slope = t_interval(b.slope, b.stderr, b.points - 2)
     slope_name = f"baseline bump slope {slope.text(lambda v: f'{v:.2f}')} within {tolerance:g} of {paper['baseline']:g}"
     if math.isfinite(b.slope) and not slope.known:  # two points: a slope without an error decides nothing
-        slope_part = Part(slope_name + " (no standard error: no decision)", False, ("baseline",), straddles=True)
+        slope_part = _no_decision(slope_name, "no standard error", ("baseline",))
     elif not math.isfinite(b.slope) and below["baseline"]:
-        slope_part = Part(f"{slope_name} (baseline: {below['baseline']} crossing{'s' * (below['baseline'] != 1)} "
-                          "below the sweep: no decision)", False, ("baseline",), straddles=True)
+        slope_part = _no_decision(slope_name, f"baseline: {below['baseline']} crossing"
+                                  f"{'s' * (below['baseline'] != 1)} below the sweep", ("baseline",))
     else:
         slope_part = part_within(slope_name, slope, paper["baseline"] - tolerance, paper["baseline"] + tolerance,
                                  ("baseline",))
