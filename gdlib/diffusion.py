@@ -207,14 +207,13 @@ def _ddim_loop(eps_theta, schedule, x, generator, clip, steps, eta, tick):
     return x
 
 
-def _check_sampler(schedule: Schedule, n: int, method: str, steps: int | None, eta: float, batch_size: int | None,
+def _check_sampler(schedule: Schedule, n: int, method: str, steps: int | None, eta: float, batch_size: int,
                    variance: str) -> int | None:
     """Check :func:`sample`'s settings; the DDIM step count (default 50), or ``steps`` as given for DDPM."""
     check_choice("method", method, ("ddpm", "ddim"))
     check_choice("variance", variance, ("beta", "posterior"))
     check_range("eta", eta, 0.0, 1.0)
-    if batch_size is not None:
-        check_int("batch_size", batch_size, 1)
+    check_int("batch_size", batch_size, 0)
     check_int("n", n, 8)
     if method == "ddim":
         steps = 50 if steps is None else steps
@@ -236,7 +235,7 @@ def _sampling_device(model: EpsModel, device: torch.device | str | None,
 
 def _batch_from_memory(model: EpsModel, n: int, count: int, device: torch.device, autocast: bool | None) -> int:
     if not isinstance(model, torch.nn.Module):
-        raise ValueError("batch_size = None (from memory) needs an nn.Module model; give a number")
+        raise ValueError("batch_size = 0 (from memory) needs an nn.Module model; give a number >= 1")
     return memory.sample_batch_size(model, n, count, device, autocast=autocast)
 
 
@@ -251,7 +250,7 @@ def sample(
     eta: float = 1.0,
     clip: bool = True,
     seed: int = 0,
-    batch_size: int | None = None,
+    batch_size: int = 0,
     capture: Iterable[str] = (),
     device: torch.device | str | None = None,
     autocast: bool | None = None,
@@ -266,8 +265,8 @@ def sample(
     at the last network call (t = 0) are returned (needs an ``nn.Module``). ``seed`` seeds the one
     generator that draws all the noise, for all samples at once at every step, so the noise a sample
     gets depends on the seed, its row and the device, not on ``batch_size``, which only bounds how many
-    samples one network call takes (the memory; None: as many as fit in
-    the free memory, :func:`gdlib.memory.sample_batch_size`).
+    samples one network call takes (the memory; 0, as ``TrainConfig.sample_batch_size``: as many as fit
+    in the free memory, :func:`gdlib.memory.sample_batch_size`).
     (The network itself may round differently by batch size, in the last bits of float32.)
     ``progress``: a tqdm bar over network calls (None: tqdm's default, hidden when not a terminal).
     """
@@ -278,7 +277,7 @@ def sample(
     if not isinstance(labels, torch.Tensor):
         labels = torch.as_tensor(np.asarray(labels, dtype=np.float32))
     labels = labels.float().reshape(-1, 2)
-    batch_size = _batch_from_memory(model, n, len(labels), device, autocast) if batch_size is None else batch_size
+    batch_size = batch_size or _batch_from_memory(model, n, len(labels), device, autocast)
     generator = torch.Generator(device=device).manual_seed(int(seed))
     activations: dict[str, torch.Tensor] = {}
     eps_theta = _network(model, labels.to(device), batch_size, capture, activations, autocast)

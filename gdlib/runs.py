@@ -200,7 +200,7 @@ def sample_and_score(model: torch.nn.Module, cfg: TrainConfig, epoch: int | str 
     labels = evaluation_grid(n) if labels is None else np.asarray(labels, dtype=np.float32)
     how = cfg.sampling
     out = diffusion.sample(model, cfg.schedule(), labels, n, method=how.sampler, steps=how.steps,
-                           eta=how.eta, seed=cfg.seed + 12345, batch_size=cfg.sample_batch_size or None,
+                           eta=how.eta, seed=cfg.seed + 12345, batch_size=cfg.sample_batch_size,
                            capture=layers, progress=progress)
     return scored(cfg, epoch, out.uint8(), labels,
                   {k: v.numpy().astype(np.float32) for k, v in out.activations.items()})

@@ -254,8 +254,10 @@ def test_a_sample_batch_size_below_zero_is_refused_by_name():
     assert TrainConfig(sample_batch_size=0).sample_batch_size == 0  # 0: from memory
     with pytest.raises(ValueError, match="sample_batch_size"):
         TrainConfig(sample_batch_size=-1)
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(ValueError, match="batch_size"):  # 0 in sample() too: from memory, which needs a module
         sample(lambda x, t, c: x, linear_schedule(100), np.zeros((1, 2)), 8, batch_size=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        sample(lambda x, t, c: x, linear_schedule(100), np.zeros((1, 2)), 8, batch_size=-1)
 
 
 def test_the_cpu_estimate_counts_the_attention_matrices_of_the_explicit_path(monkeypatch):
