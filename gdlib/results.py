@@ -83,9 +83,11 @@ def _claim_entry(c: ClaimCheck) -> dict[str, str]:
             "measured": c.measured}
 
 
-def snapshot(outputs: Path, profile: str) -> dict[str, Any]:
+def snapshot(outputs: Path, profile: str, note: str = "") -> dict[str, Any]:
     """The snapshot of the run under ``outputs`` at ``profile``. A ``ValueError`` says why there is none: the
-    smoke profile (not evidence), no claims recorded, or claims recorded at another profile (a mixed folder)."""
+    smoke profile (not evidence), no claims recorded, or claims recorded at another profile (a mixed folder).
+    ``note``: what the table's line about the run must add, in the words of whoever ran it (a run resumed from a
+    model cache, whose summed wall time is then not its compute time, says so here)."""
     if profile == SMOKE:
         raise ValueError("the smoke profile's verdicts are not evidence: snapshot quick, extended or full")
     claims, _ = load_claims(outputs)
@@ -105,12 +107,13 @@ def snapshot(outputs: Path, profile: str) -> dict[str, Any]:
         "wall_s": round(sum(float(r["wall_s"]) for r in runs if r.get("wall_s")), 1),
         "notebooks": {r["notebook"]: r.get("status", "") for r in runs},
         "claims": [_claim_entry(c) for c in claims],
+        "note": " ".join(note.split()),
     }
 
 
-def write_snapshot(outputs: Path, profile: str, results: Path = RESULTS) -> Path:
+def write_snapshot(outputs: Path, profile: str, results: Path = RESULTS, note: str = "") -> Path:
     path = Path(results) / f"{profile}.json"
-    atomic_write_json(path, snapshot(Path(outputs), profile))
+    atomic_write_json(path, snapshot(Path(outputs), profile, note))
     return path
 
 
@@ -151,7 +154,8 @@ def _about(profile: str, snap: Mapping[str, Any] | None) -> str:
     gpu = "" if snap.get("gpu", "none") == "none" else f", {snap['gpu']}"
     line = (f"- `{profile}`: {snap['date'][:10]}, commit `{snap['commit']}`, {snap['cpu']}{gpu}; "
             f"the notebooks took {snap['wall_s'] / 60:.0f} min")
-    return line + (f"; did not finish: {', '.join(failed)}." if failed else ".")
+    line += f"; did not finish: {', '.join(failed)}." if failed else "."
+    return line + (f" {snap['note'].rstrip('.')}." if snap.get("note") else "")
 
 
 def readme_table(snapshots: Mapping[str, Mapping[str, Any] | None]) -> str:
@@ -190,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--profile", required=True, help="the profile the run used (quick, extended, full)")
     snap.add_argument("--outputs", type=Path, default=None, help="the run's outputs folder (default outputs/)")
     snap.add_argument("--results", type=Path, default=RESULTS, help="where snapshots live (default results/)")
+    snap.add_argument("--note", default="", help="a sentence the table's line about this run adds (for instance "
+                      "that it resumed from a model cache, so its wall time is not its compute time)")
     readme = commands.add_parser("readme", help="rewrite README.md's results table from results/*.json")
     readme.add_argument("--results", type=Path, default=RESULTS, help="where snapshots live (default results/)")
     readme.add_argument("--readme", type=Path, default=README, help="the README to rewrite (default README.md)")
@@ -201,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "snapshot":
-            path = write_snapshot(args.outputs or outputs_dir(), args.profile, args.results)
+            path = write_snapshot(args.outputs or outputs_dir(), args.profile, args.results, args.note)
             print(f"wrote {path}; now run: python -m gdlib.results readme")
             return 0
         text = args.readme.read_text()

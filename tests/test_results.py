@@ -55,6 +55,13 @@ def test_the_table_shows_each_claim_once_with_its_verdict_and_first_number_per_p
     assert "- `extended`: not run yet." in table and "the notebooks took 7 min" in table
 
 
+def test_a_snapshot_s_note_reaches_the_line_about_its_run(outputs, tmp_path):
+    snap = results.snapshot(outputs, "quick", note="Resumed from\n a model cache.")
+    assert snap["note"] == "Resumed from a model cache."  # one line
+    assert "the notebooks took 7 min. Resumed from a model cache." in results.readme_table({"quick": snap})
+    assert results.snapshot(outputs, "quick")["note"] == ""
+
+
 def test_a_snapshot_refuses_smoke_an_empty_folder_and_claims_of_another_profile(outputs, tmp_path):
     with pytest.raises(ValueError, match="not evidence"):
         results.snapshot(outputs, "smoke")
