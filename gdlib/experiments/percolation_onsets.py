@@ -127,5 +127,5 @@ def null_simulation(result: PercolationResult, kind: str, n: int) -> Percolation
     return PercolationResult(result.thresholds, result.sigmas, result.lambdas, mean, np.zeros_like(mean))
 
 
-__all__ = ["format_onset", "non_increasing", "onset", "percolation_onsets", "onset_table", "ONSET_DRAWS", "onset_interval",
-           "Expectation", "simulation_reproduces", "NULL_SIMULATIONS", "null_simulation"]
+__all__ = ["format_onset", "non_increasing", "onset", "percolation_onsets", "onset_table", "ONSET_DRAWS",
+           "onset_interval", "Expectation", "simulation_reproduces", "NULL_SIMULATIONS", "null_simulation"]
