@@ -24,7 +24,6 @@ import torch
 
 from gdlib.model import capture
 from gdlib.representation import PR_RESAMPLES, CheckpointRepresentation, PRTrajectory, from_h, trajectory
-from gdlib.spectrum import pca
 
 
 def conditioning_input(cfg, labels: np.ndarray) -> CheckpointRepresentation:
@@ -34,12 +33,6 @@ def conditioning_input(cfg, labels: np.ndarray) -> CheckpointRepresentation:
     with torch.no_grad():
         emb = model.embed(torch.zeros(len(lab), dtype=torch.long), lab)
     return from_h("conditioning input", np.asarray(labels), emb[:, model.enc_dim:].numpy())
-
-
-def pixel_pr(images: np.ndarray) -> float:
-    """The participation ratio of images (M, N, N), each flattened to one row."""
-    x = np.asarray(images, dtype=np.float64).reshape(len(images), -1)
-    return pca(x, n_components=min(16, *x.shape)).participation_ratio
 
 
 def sample_pixel_trajectory(evaluations: Sequence, resamples: int = PR_RESAMPLES, seed: int = 0) -> PRTrajectory:
@@ -70,4 +63,4 @@ def untrained_on_samples(cfg, evaluations: Sequence, layer: str = "layer4", batc
     return trajectory([ev.epoch for ev in evaluations], hs, resamples, seed)
 
 
-__all__ = ["conditioning_input", "pixel_pr", "sample_pixel_trajectory", "untrained_on_samples"]
+__all__ = ["conditioning_input", "sample_pixel_trajectory", "untrained_on_samples"]
