@@ -12,7 +12,9 @@
   images, labels, estimated centres and the layer-4 activations at the last denoising step), reused by notebooks
   02-04, one file per evaluation setting (:meth:`gdlib.config.SampleConfig.tag`, e.g. ``ddim50-eta1``): sampling
   is not training, so the run folder (keyed without the sampler) holds the evaluations of every sampler;
-- while training, ``last.pt`` and ``last.prev.pt``: the resumable state (:mod:`gdlib.training`).
+- while training, ``last.pt`` and ``last.prev.pt``: the resumable state (:mod:`gdlib.training`); after a
+  constant-schedule run, ``end.pt``: that state at its last step, which a longer run continues
+  (:mod:`gdlib.continuation`).
 
 A cache file that cannot be read (truncated, corrupted) is never used silently: an unreadable
 evaluation is moved aside with a warning and sampled again; an unreadable checkpoint raises

@@ -5,7 +5,8 @@ folder (:mod:`gdlib.runs`) when that run finished before, else it trains, resumi
 previous attempt was killed. ``last.pt`` holds the model, EMA, optimizer, lr scheduler, step, epoch
 permutation, metric rows and the generator state, written atomically; ``last.prev.pt`` holds the state saved
 before it, from which training resumes when ``last.pt`` cannot be read (moved aside with a warning). Both are
-deleted once ``final.pt`` exists.
+deleted once ``final.pt`` exists; a constant-schedule run keeps its last state as ``end.pt``, from which a longer
+run of the same config continues (:mod:`gdlib.continuation`).
 
 The whole dataset lives on the device as one uint8 tensor; each batch is indexed from a permutation
 drawn by a seeded ``torch.Generator`` (which also draws t and the noise) and mapped to [-1, 1] there.
@@ -15,7 +16,6 @@ the run uses ``cfg.threads`` intra-op threads whatever the machine (:attr:`Train
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import time
@@ -29,10 +29,11 @@ from gdlib import device as _device
 from gdlib import diffusion
 from gdlib import progress as _progress
 from gdlib.config import TrainConfig
+from gdlib.continuation import continuable, copy_checkpoints, end_state_path
 from gdlib.datasets import make_dataset
 from gdlib.locks import RunLock
 from gdlib.model import UNet
-from gdlib.paths import atomic_write_bytes, atomic_write_json, move_aside
+from gdlib.paths import atomic_write_bytes, atomic_write_json
 from gdlib.runs import (
     cached_evaluation,
     checkpoint_path,
@@ -47,6 +48,7 @@ from gdlib.runs import (
     torch_bytes,
     write_metrics,
 )
+from gdlib.training_state import resume_state
 
 StepHook = Callable[[int, float], None]
 
@@ -112,57 +114,6 @@ def train(cfg: TrainConfig, name: str, progress: bool | None = None,
         return run.finish()
 
 
-def _lr_factor(cfg: TrainConfig, total: int) -> Callable[[int], float]:
-    def factor(step: int) -> float:
-        warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
-        if cfg.lr_schedule == "constant":
-            return warm
-        progress = min(1.0, max(0.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)))
-        return warm * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return factor
-
-
-def _fresh_state(cfg: TrainConfig, total: int, device: torch.device) -> tuple:
-    """(model, EMA or None, optimizer, lr scheduler, generator) at step 0."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        model = _device.prepare_model(cfg.make_model(), device)
-    ema = copy.deepcopy(model).requires_grad_(False) if cfg.ema_decay > 0 else None
-    fused = _device.fused_adamw(cfg.width, device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused,
-                                  foreach=not fused)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(cfg, total))
-    generator = torch.Generator(device=device).manual_seed(cfg.seed)
-    return model, ema, optimizer, scheduler, generator
-
-
-def _resume(folder: Path, cfg: TrainConfig, total: int, device: torch.device) -> tuple[tuple, dict | None]:
-    """The training objects and the saved state they were loaded from: ``last.pt``, else ``last.prev.pt``,
-    else a fresh start (state None). An unreadable state file is moved aside with a warning."""
-    candidates = [folder / "last.pt", folder / "last.prev.pt"]
-    for i, path in enumerate(candidates):
-        if not path.exists():
-            continue
-        objects = _fresh_state(cfg, total, device)
-        model, ema, optimizer, scheduler, generator = objects
-        try:
-            state = torch.load(path, map_location=device, weights_only=False)
-            model.load_state_dict(state["model"])
-            if ema is not None:
-                ema.load_state_dict(state["ema"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            generator.set_state(state["generator"].cpu())
-            _ = state["step"], state["perm"], state["rows"], state["loss_sum"], state["n_in_sum"]
-            return objects, state
-        except Exception as err:  # a truncated or damaged file, or one missing a part
-            later = [c for c in candidates[i + 1:] if c.exists()]
-            move_aside(path, err, f"resuming from {later[0].name}, the state saved before it" if later else
-                       "training starts again from step 0 (the same config trains to the same weights)")
-    return _fresh_state(cfg, total, device), None
-
-
 class Run:
     """One training run in progress: its data, model, optimiser, counters and what it writes to its folder.
 
@@ -183,8 +134,12 @@ class Run:
             raise ValueError(f"data = {cfg.data} is not allowed: the training set is empty")
         self.spe, self.total = cfg.steps_per_epoch(self.m), cfg.total_steps(self.m)
         self.schedule = cfg.schedule()
-        (self.model, self.ema, self.optimizer, self.scheduler, self.generator), state = \
-            _resume(self.folder, cfg, self.total, device)
+        (self.model, self.ema, self.optimizer, self.scheduler, self.generator), state, shorter = \
+            resume_state(cfg, name, self.total, device)
+        if shorter is not None:  # its weights at our checkpoint steps are ours: the learning curve stays whole
+            copy_checkpoints(shorter, cfg, name, self.spe)
+            _progress.note(f"{name}/{cfg.key()} continues the finished {shorter.steps}-step run {shorter.key()} "
+                           f"(gdlib.continuation)")
         self.sampling_model = self.ema if self.ema is not None else self.model
         self.step, self.perm, self.rows, resumed_loss = 0, None, [], (0.0, 0)
         if state is not None:
@@ -206,16 +161,20 @@ class Run:
         """Seconds of this run so far, resumed attempts included (evaluations included)."""
         return round(time.perf_counter() - self.t_start + self.wall_before, 2)
 
-    def save_resumable(self) -> None:
-        if self.last.exists():  # keep the state before it: the fallback should this one ever be unreadable
-            os.replace(self.last, self.previous)
+    def state(self) -> bytes:
+        """The resumable state, serialised: everything the next step depends on."""
         ema = self.ema.state_dict() if self.ema is not None else None
-        atomic_write_bytes(self.last, torch_bytes({
+        return torch_bytes({
             "model": self.model.state_dict(), "ema": ema, "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "generator": self.generator.get_state(), "step": self.step,
             "perm": self.perm, "rows": self.rows, "loss_sum": float(self.loss_sum), "n_in_sum": self.n_in_sum,
             "config": self.cfg.to_dict(),
-        }))
+        })
+
+    def save_resumable(self) -> None:
+        if self.last.exists():  # keep the state before it: the fallback should this one ever be unreadable
+            os.replace(self.last, self.previous)
+        atomic_write_bytes(self.last, self.state())
         self.last_save = time.perf_counter()
 
     def save_weights(self, path: Path, epoch: int | str) -> None:
@@ -322,6 +281,8 @@ class Run:
             ev = cached_evaluation(eval_path(cfg, name, final_epoch), cfg, "final") \
                 or sample_and_score(self.sampling_model, cfg, "final", cfg.eval_layers)
         save_evaluation(eval_path(cfg, name, "final"), ev)
+        if continuable(cfg):  # a longer run of this config may start here (gdlib.continuation)
+            atomic_write_bytes(end_state_path(cfg, name), self.state())
         self.save_weights(checkpoint_path(cfg, name, "final"), "final")
         self.last.unlink(missing_ok=True)
         self.previous.unlink(missing_ok=True)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from gdlib import device, diffusion, runs, training
+from gdlib import device, diffusion, runs, training, training_state
 from gdlib.config import TrainConfig, equal_batches_epochs, with_equal_batches
 from gdlib.datasets import DatasetConfig
 from gdlib.paths import CorruptFileError, CorruptFileWarning
@@ -86,10 +86,10 @@ def test_equal_batches_gives_smaller_datasets_proportionally_more_epochs():
 
 
 def test_lr_warms_up_linearly_then_decays_by_cosine_to_zero():
-    f = training._lr_factor(tiny(warmup_steps=4), total=20)
+    f = training_state.lr_factor(tiny(warmup_steps=4), total=20)
     assert [round(f(s), 3) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
     assert f(12) == pytest.approx(0.5) and f(20) == pytest.approx(0.0)
-    assert training._lr_factor(tiny(lr_schedule="constant", warmup_steps=0), 20)(15) == 1.0
+    assert training_state.lr_factor(tiny(lr_schedule="constant", warmup_steps=0), 20)(15) == 1.0
 
 
 def _fixed_loss(model, cfg: TrainConfig) -> float:
