@@ -29,7 +29,7 @@ from gdlib import device as _device
 from gdlib import diffusion
 from gdlib import progress as _progress
 from gdlib.config import TrainConfig
-from gdlib.continuation import continuable, copy_checkpoints, end_state_path
+from gdlib.continuation import continuable, end_state_path
 from gdlib.datasets import make_dataset
 from gdlib.locks import RunLock
 from gdlib.model import UNet
@@ -135,9 +135,9 @@ class Run:
         self.spe, self.total = cfg.steps_per_epoch(self.m), cfg.total_steps(self.m)
         self.schedule = cfg.schedule()
         (self.model, self.ema, self.optimizer, self.scheduler, self.generator), state, shorter = \
-            resume_state(cfg, name, self.total, device)
-        if shorter is not None:  # its weights at our checkpoint steps are ours: the learning curve stays whole
-            copy_checkpoints(shorter, cfg, name, self.spe)
+            resume_state(cfg, name, self.total, self.spe, device)
+        self.end_state: bytes | None = None  # the state a longer run continues from (gdlib.continuation)
+        if shorter is not None:
             _progress.note(f"{name}/{cfg.key()} continues the finished {shorter.steps}-step run {shorter.key()} "
                            f"(gdlib.continuation)")
         self.sampling_model = self.ema if self.ema is not None else self.model
@@ -254,17 +254,30 @@ class Run:
                                       step_point(self.step))
                 if on_step is not None:
                     on_step(self.step, float(loss))
-                epoch_done = self.step % self.spe == 0 or self.step == self.total
+                epoch_done = self.step % self.spe == 0
                 due = bool(save_every and self.step % save_every == 0)
-                if self.step % self.cfg.log_every == 0 or epoch_done:
+                if self.step % self.cfg.log_every == 0 or epoch_done:  # as in a run of any length
                     self.log(epoch_done)
                     if due or (epoch_done and time.perf_counter() - self.last_save > save_interval_s):
                         self.save_resumable()
                 elif due:
                     self.check_finite()
                     self.save_resumable()
+            self.end_run()
         finally:
             self.bar.close()
+
+    def end_run(self) -> None:
+        """After the last step: keep the state a longer run continues from (what a run of any length has after this
+        step), then close an epoch the run cut short (its row, checkpoint and evaluation, as at an epoch's end)."""
+        self.check_finite()
+        if continuable(self.cfg):
+            self.end_state = self.state()
+        if self.step % self.spe:
+            if self.n_in_sum:
+                self.log(True)
+            else:  # the loss since the last row was logged at this very step
+                self.at_epoch_end(math.ceil(self.step / self.spe), None)
 
     def finish(self) -> Path:
         """The final evaluation (always measured), ``final.pt``, and the resumable state removed."""
@@ -281,8 +294,8 @@ class Run:
             ev = cached_evaluation(eval_path(cfg, name, final_epoch), cfg, "final") \
                 or sample_and_score(self.sampling_model, cfg, "final", cfg.eval_layers)
         save_evaluation(eval_path(cfg, name, "final"), ev)
-        if continuable(cfg):  # a longer run of this config may start here (gdlib.continuation)
-            atomic_write_bytes(end_state_path(cfg, name), self.state())
+        if self.end_state is not None:  # a longer run of this config may start here (gdlib.continuation)
+            atomic_write_bytes(end_state_path(cfg, name), self.end_state)
         self.save_weights(checkpoint_path(cfg, name, "final"), "final")
         self.last.unlink(missing_ok=True)
         self.previous.unlink(missing_ok=True)

@@ -14,7 +14,7 @@ import torch
 
 from gdlib import device as _device
 from gdlib.config import TrainConfig
-from gdlib.continuation import continued_from, end_state_path
+from gdlib.continuation import checkpoint_copies, end_state_path, read_checkpoints, shorter_runs, write_checkpoints
 from gdlib.paths import CorruptFileWarning, describe_error, move_aside
 from gdlib.runs import run_dir
 
@@ -60,12 +60,13 @@ def load_state(path: Path, objects: tuple, device: torch.device) -> dict:
     return state
 
 
-def resume_state(cfg: TrainConfig, name: str, total: int,
-            device: torch.device) -> tuple[tuple, dict | None, TrainConfig | None]:
-    """The training objects, the saved state they were loaded from and the shorter run it continues: ``last.pt``,
-    else ``last.prev.pt``, else the end state of a shorter finished run (:mod:`gdlib.continuation`), else a fresh
-    start (state None). An unreadable state file of this run is moved aside with a warning; an unreadable end
-    state of another run is left where it is."""
+def resume_state(cfg: TrainConfig, name: str, total: int, steps_per_epoch: int,
+                 device: torch.device) -> tuple[tuple, dict | None, TrainConfig | None]:
+    """The training objects, the saved state they were loaded from and the shorter run they continue: ``last.pt``,
+    else ``last.prev.pt``, else the end state of the longest shorter finished run whose files are whole
+    (:mod:`gdlib.continuation`; its checkpoints at this run's curve points are copied here), else a fresh start
+    (state None). An unreadable state file of this run is moved aside with a warning; the files of another run are
+    left where they are (with a warning when one cannot be used)."""
     folder = run_dir(cfg, name)
     candidates = [folder / "last.pt", folder / "last.prev.pt"]
     for i, path in enumerate(candidates):
@@ -78,14 +79,17 @@ def resume_state(cfg: TrainConfig, name: str, total: int,
             later = [c for c in candidates[i + 1:] if c.exists()]
             move_aside(path, err, f"resuming from {later[0].name}, the state saved before it" if later else
                        "training starts again from step 0 (the same config trains to the same weights)")
-    shorter = continued_from(cfg, name)
-    if shorter is not None:
+    for shorter in shorter_runs(cfg, name):
         path, objects = end_state_path(shorter, name), fresh_state(cfg, total, device)
         try:
-            return objects, load_state(path, objects, device), shorter
-        except Exception as err:
-            warnings.warn(f"{path} cannot be read ({describe_error(err)}): {name}/{cfg.key()} trains from step 0 "
-                          f"instead of continuing that {shorter.steps}-step run", CorruptFileWarning, stacklevel=2)
+            files = read_checkpoints(checkpoint_copies(shorter, cfg, name, steps_per_epoch))
+            state = load_state(path, objects, device)
+        except Exception as err:  # a missing or damaged file, or a state saved on another kind of device
+            warnings.warn(f"the {shorter.steps}-step run {run_dir(shorter, name)} cannot be continued "
+                          f"({describe_error(err)}); its files are left as they are", CorruptFileWarning, stacklevel=2)
+            continue
+        write_checkpoints(files)
+        return objects, state, shorter
     return fresh_state(cfg, total, device), None, None
 
 
