@@ -280,7 +280,8 @@ class Run:
                 self.at_epoch_end(math.ceil(self.step / self.spe), None)
 
     def finish(self) -> Path:
-        """The final evaluation (always measured), ``final.pt``, and the resumable state removed."""
+        """The final evaluation (always measured), ``end.pt`` (the state :meth:`end_run` kept), ``final.pt``, and the
+        resumable state removed."""
         self.check_finite()
         cfg, name = self.cfg, self.name
         final_epoch = math.ceil(self.step / self.spe)
