@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gdlib import progress
+from gdlib import engine, progress
 from gdlib.parameters import UsageError
 from gdlib.paths import atomic_write_text
 
@@ -156,7 +156,8 @@ def execute(path: Path, output: Path, parameters: dict[str, Any], kernel: str, e
 def _write_spec(tmp: Path, path: Path, partial: Path, parameters: dict[str, Any], kernel: str) -> None:
     """The child's instructions (``spec.json``) and the empty files it reports through, in ``tmp``."""
     spec = {"input": str(path), "output": str(partial), "parameters": parameters, "kernel": kernel,
-            "cwd": str(path.parent), "events": str(tmp / "events.jsonl"), "result": str(tmp / "result.json")}
+            "cwd": str(path.parent), "events": str(tmp / "events.jsonl"), "result": str(tmp / "result.json"),
+            "sockets": str(tmp)}
     (tmp / "spec.json").write_text(json.dumps(spec, default=str))
     (tmp / "progress.log").touch()
     (tmp / "events.jsonl").touch()
@@ -255,15 +256,16 @@ def child_main() -> None:
         with open(spec["events"], "a") as fh:
             fh.write(f"{os.getpid()}\t{kind}\t{json.dumps(info)}\n")
 
-    _watch_parent(kernel)
-    _register_engine(kernel, event)
+    _watch_parent(kernel, spec["sockets"])
+    engine.register(kernel, event, spec["sockets"])
     result = _run_papermill(spec, event)
     Path(spec["result"]).write_text(json.dumps(result))
     sys.exit(0 if result["status"] == "ok" else 1)
 
 
-def _watch_parent(kernel: dict[str, Any]) -> None:
-    """A thread that, should the runner die without stopping this child, kills the kernel and exits."""
+def _watch_parent(kernel: dict[str, Any], folder: str) -> None:
+    """A thread that, should the runner die without stopping this child, kills the kernel, removes the
+    runner's temporary ``folder`` (the kernel's sockets are in it) and exits."""
     parent = os.getppid()
 
     def orphan_watch() -> None:
@@ -271,51 +273,10 @@ def _watch_parent(kernel: dict[str, Any]) -> None:
             time.sleep(1)
         _killpg(kernel.get("pgid"), signal.SIGKILL)
         _remove(kernel.get("connection_file"))
+        shutil.rmtree(folder, ignore_errors=True)
         os._exit(1)
 
     threading.Thread(target=orphan_watch, daemon=True).start()
-
-
-def _register_engine(kernel: dict[str, Any], event: Callable[[str, dict], None]) -> None:
-    """Register papermill's engine "gdlib": nbclient's, but once the kernel is started it fills in
-    ``kernel`` and reports it as a "kernel" event (the runner interrupts and kills its process group)."""
-    import papermill
-    from papermill.clientwrap import PapermillNotebookClient
-    from papermill.engines import NBClientEngine, papermill_engines
-
-    class Client(PapermillNotebookClient):
-        def start_new_kernel(self, **kwargs):  # what papermill's (synchronous) execute calls
-            super().start_new_kernel(**kwargs)
-            provisioner = getattr(self.km, "provisioner", None)
-            kernel.update(pid=getattr(provisioner, "pid", None), pgid=getattr(provisioner, "pgid", None),
-                          connection_file=self.km.connection_file)
-            event("kernel", kernel)
-
-    class Engine(NBClientEngine):
-        @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
-                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
-            kwargs = {k: v for k, v in kwargs.items() if k not in ("input_path", "timeout", "startup_timeout")}
-            if os.name == "posix":  # issue 23: over TCP ipykernel warns once per notebook that traffic is plain text
-                kwargs.setdefault("kernel_manager_class", _ipc_kernel_manager())
-            return Client(nb_man, timeout=execution_timeout, startup_timeout=start_timeout, kernel_name=kernel_name,
-                          log=papermill.log.logger, log_output=log_output, stdout_file=stdout_file,
-                          stderr_file=stderr_file, **kwargs).execute()
-
-    papermill_engines.register("gdlib", Engine)
-
-
-def _ipc_kernel_manager() -> type:
-    """A kernel manager that talks to the kernel over Unix sockets beside its connection file, not local TCP."""
-    from jupyter_client.manager import AsyncKernelManager
-    from traitlets import default
-
-    class IPCKernelManager(AsyncKernelManager):
-        @default("transport")
-        def _transport_default(self) -> str:
-            return "ipc"
-
-    return IPCKernelManager
 
 
 def _run_papermill(spec: dict[str, Any], event: Callable[[str, dict], None]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from gdlib.engine import IPC_FOLDER_MAX, ipc_kernel_manager
 from gdlib.locks import RunLock
 
 
@@ -29,6 +31,7 @@ def write_notebook(path: Path, parameters: str, *cells: str) -> None:
 
 WAIT_IN_A_LOCK = """
 import os, pathlib, signal, subprocess, sys, time
+from gdlib.engine import IPC_FOLDER_MAX, ipc_kernel_manager
 from gdlib.locks import RunLock
 if IGNORE_SIGINT:  # a cell that does not stop when interrupted: it must be killed, with what it started
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -56,8 +59,7 @@ def run_and_stop(tmp_path: Path, sig: int, ignore_sigint: bool) -> dict:
     (notebooks / "profiles" / "smoke.yaml").write_text(f"01_wait: {{IGNORE_SIGINT: {str(ignore_sigint).lower()}}}\n")
     write_notebook(notebooks / "01_wait.ipynb", 'PROFILE = "full"\nOUTPUT_DIR = ""\nINTERACTIVE = True\n'
                    "IGNORE_SIGINT = False\n", "x = 1", WAIT_IN_A_LOCK)
-    out, temp, runtime = tmp_path / "out", tmp_path / "tmp", tmp_path / "runtime"
-    temp.mkdir()
+    out, temp, runtime = tmp_path / "out", short_temp(), tmp_path / "runtime"
     env = {**os.environ, "TMPDIR": str(temp), "JUPYTER_RUNTIME_DIR": str(runtime)}
     runner = subprocess.Popen([sys.executable, "-m", "gdlib.runner", "--notebooks-dir", str(notebooks),
                                "--output-dir", str(out), "--profile", "smoke"], env=env, text=True,
@@ -67,13 +69,22 @@ def run_and_stop(tmp_path: Path, sig: int, ignore_sigint: bool) -> dict:
         assert runner.poll() is None and time.monotonic() < deadline, runner.communicate()
         time.sleep(0.1)
     kernel, child = map(int, (out / "pids").read_text().split())
+    sockets = sorted(p.name for p in temp.glob("gdlib-runner-*/kernel-ipc-*"))
+    beside = sorted(p.name for p in notebooks.iterdir())
     runner.send_signal(sig)
     stdout, stderr = runner.communicate(timeout=60)
     deadline = time.monotonic() + 10  # a killed kernel is an orphan: this container's init reaps it late
     while (alive(kernel) or alive(child)) and time.monotonic() < deadline:
         time.sleep(0.1)
     return dict(code=runner.returncode, stdout=stdout, stderr=stderr, out=out, temp=temp, runtime=runtime,
-                kernel=kernel, child=child)
+                kernel=kernel, child=child, sockets=sockets, beside=beside, notebooks=notebooks)
+
+
+def short_temp() -> Path:
+    """An empty TMPDIR with a path short enough for the kernel's Unix sockets in the runner's folder."""
+    temp = Path(tempfile.mkdtemp(prefix="gdlib-test-"))
+    assert len(str(temp / "gdlib-runner-xxxxxxxx")) <= IPC_FOLDER_MAX
+    return temp
 
 
 def check_common(run: dict, sig: int) -> nbformat.NotebookNode:
@@ -88,9 +99,13 @@ def check_common(run: dict, sig: int) -> nbformat.NotebookNode:
     with (run["out"] / "runs.csv").open() as fh:
         assert [(r["notebook"], r["status"]) for r in csv.DictReader(fh)] == [("01_wait", "interrupted")]
     assert (run["out"] / "REPORT.md").exists() and "Report:" in run["stdout"]
-    assert list(run["temp"].iterdir()) == []  # the runner's temporary folder is gone
-    assert not list(run["runtime"].glob("kernel-*"))  # and the kernel's connection file and IPC sockets
-    assert "Kernel is running over TCP" not in run["stderr"]  # issue 23: the kernel talks over Unix sockets
+    assert list(run["temp"].iterdir()) == []  # the runner's temporary folder is gone, with the sockets in it
+    run["temp"].rmdir()
+    assert not list(run["runtime"].glob("kernel-*"))  # and the kernel's connection file
+    # issue 23: the kernel talked over Unix sockets in the runner's folder, none in the notebook's (the cwd)
+    assert "Kernel is running over TCP" not in run["stderr"]
+    assert run["sockets"] == [f"kernel-ipc-{i}" for i in range(1, 6)]  # shell, iopub, stdin, control, hb
+    assert run["beside"] == sorted(p.name for p in run["notebooks"].iterdir()) == ["01_wait.ipynb", "profiles"]
     return nbformat.read(folder / "01_wait.failed.ipynb", as_version=4)
 
 
@@ -132,9 +147,9 @@ def test_a_runner_killed_with_sigkill_leaves_no_kernel_behind(tmp_path):
     (notebooks / "profiles" / "smoke.yaml").write_text("{}\n")
     write_notebook(notebooks / "01_wait.ipynb", 'PROFILE = "full"\nOUTPUT_DIR = ""\nINTERACTIVE = True\n'
                    "IGNORE_SIGINT = False\n", "x = 1", WAIT_IN_A_LOCK)
-    out = tmp_path / "out"
+    out, temp = tmp_path / "out", short_temp()
     runner = subprocess.Popen([sys.executable, "-m", "gdlib.runner", "--notebooks-dir", str(notebooks),
-                               "--output-dir", str(out), "--profile", "smoke"],
+                               "--output-dir", str(out), "--profile", "smoke"], env={**os.environ, "TMPDIR": str(temp)},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not (out / "started").exists():
@@ -147,6 +162,11 @@ def test_a_runner_killed_with_sigkill_leaves_no_kernel_behind(tmp_path):
     while (alive(kernel) or alive(child)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(kernel) and not alive(child)
+    deadline = time.monotonic() + 5
+    while list(temp.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(temp.iterdir()) == []  # the child removed the runner's folder and the sockets in it
+    temp.rmdir()
     lock = RunLock(out / "model.lock", note=lambda text: None)  # left by the killed kernel: taken over
     assert lock.acquire(timeout=5)
     lock.release()
@@ -166,3 +186,8 @@ def test_a_run_from_another_thread_keeps_the_usual_signal_handling():
     worker.start()
     worker.join()
     assert seen == {"received": []}
+
+
+def test_the_kernel_manager_binds_its_sockets_in_the_folder_it_is_given(tmp_path):
+    manager = ipc_kernel_manager(str(tmp_path))()
+    assert (manager.transport, manager.ip) == ("ipc", str(tmp_path / "kernel-ipc"))
