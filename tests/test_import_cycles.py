@@ -8,6 +8,7 @@ import ast
 from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -23,16 +24,26 @@ def module_names(root: Path) -> dict[str, Path]:
     return out
 
 
-def imported_modules(path: Path, known: set[str]) -> set[str]:
-    """The modules of ``known`` that the file imports anywhere in its body."""
-    found = set()
+def imported_modules(path: Path, name: str, known: set[str]) -> set[str]:
+    """The modules of ``known`` that module ``name`` (file ``path``) imports anywhere in its body: absolute and
+    relative imports, each name of ``from pkg import a, b`` that is a module (else ``pkg`` itself), the parent
+    packages an import runs first, and ``importlib.import_module`` of a constant name."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    targets = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name in known}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            subs = {f"{node.module}.{a.name}" for a in node.names} & known  # from pkg import module
-            found |= subs or ({node.module} & known)
-    return found
+            targets |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # from . import x, from ..a import f: relative to this module's package
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            targets |= {f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names}
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "import_module"
+              and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            targets.add(node.args[0].value)
+    parents = {".".join(t.split(".")[:k]) for t in targets for k in range(1, t.count(".") + 1)}
+    return (targets | parents) & known
 
 
 def import_cycles(root: Path) -> list[list[str]]:
@@ -40,7 +51,7 @@ def import_cycles(root: Path) -> list[list[str]]:
     modules = module_names(root)
     names = sorted(modules)
     index = {name: i for i, name in enumerate(names)}
-    edges = [(index[a], index[b]) for a in names for b in imported_modules(modules[a], set(names)) if b != a]
+    edges = [(index[a], index[b]) for a in names for b in imported_modules(modules[a], a, set(names)) if b != a]
     rows, cols = zip(*edges) if edges else ((), ())
     graph = csr_matrix((np.ones(len(edges)), (rows, cols)), shape=(len(names), len(names)))
     count, label = connected_components(graph, directed=True, connection="strong")
@@ -62,3 +73,28 @@ def test_a_planted_cycle_is_found_also_through_a_lazy_import(tmp_path):
     (pkg / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pkg.a\n")
     (pkg / "d.py").write_text("import pkg.a\n")  # imports into the loop, is not part of it
     assert import_cycles(pkg) == [["pkg.a", "pkg.c", "pkg.sub.b"]]
+
+
+def plant(root: Path, files: dict[str, str]) -> list[list[str]]:
+    """The cycles of a package ``root``/pkg made of ``files`` (path under pkg -> source), each folder a package."""
+    for rel, source in {"__init__.py": "", **files}.items():
+        path = root / "pkg" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (path.parent / "__init__.py").touch()
+        path.write_text(source)
+    return import_cycles(root / "pkg")
+
+
+@pytest.mark.parametrize("files, cycle", [
+    ({"a.py": "from . import b\n", "b.py": "from .sub.c import f\n", "sub/c.py": "from ..a import g\n"},
+     ["pkg.a", "pkg.b", "pkg.sub.c"]),  # relative imports, one and two levels up
+    ({"sub/__init__.py": "from .. import e\n", "e.py": "import pkg.sub.c\n", "sub/c.py": ""},
+     ["pkg.e", "pkg.sub"]),  # importing pkg.sub.c runs pkg.sub's __init__ first
+    ({"__init__.py": "from pkg import g\n", "g.py": "from pkg import h, VERSION\n", "h.py": ""},
+     ["pkg", "pkg.g"]),  # a module and a name from one package: edges to pkg.h and to pkg
+    ({"g.py": "import importlib\nimportlib.import_module('pkg.h')\n", "h.py": "from pkg import g\n"},
+     ["pkg.g", "pkg.h"]),
+])
+def test_relative_names_parent_packages_and_import_module_make_edges_too(tmp_path, files, cycle):
+    assert plant(tmp_path, files) == [cycle]
+    assert plant(tmp_path / "without", {**files, next(iter(files)): ""}) == []  # cut at the first file: no loop
