@@ -6,9 +6,10 @@ The table is never edited by hand (issue 23). After a finished run, on the machi
     python -m gdlib.results readme                       # results/*.json -> the table in README.md
 
 A snapshot holds what a reader needs to weigh the verdicts: the run's date (the last notebook's finish time in
-``runs.csv``), the CPU and GPU, the commit, the notebooks' summed wall time, and each claim's id, statement,
-verdict and the model row's numbers. ``tests/test_results.py`` checks that README.md's table is what
-:func:`readme_table` makes of the committed snapshots, so a hand edit fails the tests.
+``runs.csv``), the CPU and GPU, the commit (each notebook's, from ``runs.csv``), the notebooks' summed wall time,
+and each claim's id, statement, verdict and the model row's numbers.
+``tests/test_results.py`` checks that README.md's table is what :func:`readme_table` makes of the committed
+snapshots, so a hand edit fails the tests.
 """
 
 from __future__ import annotations
@@ -21,15 +22,18 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from gdlib.claims import SMOKE, ClaimCheck, load_claims
+from gdlib.parameters import available_profiles
 from gdlib.paths import REPO, atomic_write_json, atomic_write_text, outputs_dir
 
 #: The profiles the README's table shows, one column each.
 TABLE_PROFILES = ("quick", "extended")
+#: Profiles whose verdicts are not evidence: tiny models (smoke) or a few steps per model (gpu-check).
+NOT_EVIDENCE = (SMOKE, "gpu-check")
+SNAPSHOT_KEYS = ("profile", "date", "cpu", "gpu", "commit", "wall_s", "notebooks", "claims")
 RESULTS = REPO / "results"
 README = REPO / "README.md"
 BEGIN = "<!-- results table: written by `python -m gdlib.results readme`, do not edit -->"
@@ -78,18 +82,34 @@ def _runs(outputs: Path, profile: str) -> list[dict[str, str]]:
         return [r for r in csv.DictReader(fh) if r.get("profile") == profile]
 
 
-def _claim_entry(c: ClaimCheck) -> dict[str, str]:
+def _claim_entry(c: ClaimCheck) -> dict[str, Any]:
     return {"id": c.id, "statement": c.statement, "verdict": c.verdict, "kind": c.kind, "notebook": c.notebook,
             "measured": c.measured}
 
 
-def snapshot(outputs: Path, profile: str, note: str = "") -> dict[str, Any]:
-    """The snapshot of the run under ``outputs`` at ``profile``. A ``ValueError`` says why there is none: the
-    smoke profile (not evidence), no claims recorded, or claims recorded at another profile (a mixed folder).
-    ``note``: what the table's line about the run must add, in the words of whoever ran it (a run resumed from a
-    model cache, whose summed wall time is then not its compute time, says so here)."""
-    if profile == SMOKE:
-        raise ValueError("the smoke profile's verdicts are not evidence: snapshot quick, extended or full")
+def _run_commit(runs: list[dict[str, str]], given: str) -> str:
+    """The commit the run's notebooks recorded in runs.csv (several, comma-separated, when ``--only`` reruns
+    used others); ``given`` stands in for rows written before runs.csv had a commit column, and must agree."""
+    recorded = sorted({r["commit"] for r in runs if r.get("commit")})
+    if given and recorded and recorded != [given]:
+        raise ValueError(f"--commit {given} disagrees with the commit runs.csv records: {', '.join(recorded)}")
+    if not recorded and not given:
+        raise ValueError("runs.csv records no commit (written before runs recorded it): give the commit the run "
+                         "used with --commit")
+    return ", ".join(recorded) or given
+
+
+def snapshot(outputs: Path, profile: str, note: str = "", run_commit: str = "") -> dict[str, Any]:
+    """The snapshot of the run under ``outputs`` at ``profile``. A ``ValueError`` says why there is none: a
+    profile whose verdicts are not evidence (:data:`NOT_EVIDENCE`) or that does not exist, no claims or no
+    ``runs.csv`` rows recorded, or claims recorded at another profile (a mixed folder). ``note``: what the
+    table's line about the run must add, in the words of whoever ran it (a run resumed from a model cache,
+    whose summed wall time is then not its compute time, says so here). ``run_commit``: see :func:`_run_commit`."""
+    allowed = [p for p in available_profiles() if p not in NOT_EVIDENCE]
+    if profile in NOT_EVIDENCE:
+        raise ValueError(f"the {profile} profile's verdicts are not evidence: snapshot one of {', '.join(allowed)}")
+    if profile not in allowed:
+        raise ValueError(f"--profile {profile!r} is not a profile: one of {', '.join(allowed)}")
     claims, _ = load_claims(outputs)
     if not claims:
         raise ValueError(f"no claims under {outputs / 'claims'}: run ./run_all.sh --profile {profile} first")
@@ -97,13 +117,15 @@ def snapshot(outputs: Path, profile: str, note: str = "") -> dict[str, Any]:
     if other:
         raise ValueError(f"{outputs} holds claims of another profile than {profile}: {', '.join(other)}")
     runs = _runs(outputs, profile)
-    finished = max((r["finished_at"] for r in runs if r.get("finished_at")), default="")
+    if not runs:
+        raise ValueError(f"no {profile} rows in {outputs / 'runs.csv'}: the snapshot takes the run's date, wall "
+                         "time and commit from there (run the notebooks through ./run_all.sh)")
     return {
         "profile": profile,
-        "date": finished or datetime.now(UTC).isoformat(timespec="seconds"),
+        "date": max(r.get("finished_at", "") for r in runs),
         "cpu": cpu_model(),
         "gpu": gpu_model(),
-        "commit": commit(),
+        "commit": _run_commit(runs, run_commit),
         "wall_s": round(sum(float(r["wall_s"]) for r in runs if r.get("wall_s")), 1),
         "notebooks": {r["notebook"]: r.get("status", "") for r in runs},
         "claims": [_claim_entry(c) for c in claims],
@@ -111,16 +133,29 @@ def snapshot(outputs: Path, profile: str, note: str = "") -> dict[str, Any]:
     }
 
 
-def write_snapshot(outputs: Path, profile: str, results: Path = RESULTS, note: str = "") -> Path:
+def write_snapshot(outputs: Path, profile: str, results: Path = RESULTS, note: str = "", run_commit: str = "") -> Path:
     path = Path(results) / f"{profile}.json"
-    atomic_write_json(path, snapshot(Path(outputs), profile, note))
+    atomic_write_json(path, snapshot(Path(outputs), profile, note, run_commit))
     return path
 
 
 def load_snapshot(profile: str, results: Path = RESULTS) -> dict[str, Any] | None:
-    """The committed snapshot of ``profile``, or None when that profile has not been run yet."""
+    """The committed snapshot of ``profile``, or None when that profile has not been run yet; a ``ValueError``
+    names a folder that does not exist and a file that is not a snapshot."""
+    if not Path(results).is_dir():
+        raise ValueError(f"--results {results}: no such folder (the snapshots are in results/)")
     path = Path(results) / f"{profile}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        snap = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}): write it again with the snapshot command") from None
+    missing = [k for k in SNAPSHOT_KEYS if k not in snap] if isinstance(snap, dict) else list(SNAPSHOT_KEYS)
+    if missing:
+        raise ValueError(f"{path} is not a snapshot (missing {', '.join(missing)}): write it with the snapshot "
+                         "command")
+    return snap
 
 
 # the table --------------------------------------------------------------------------------------------------
@@ -194,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--profile", required=True, help="the profile the run used (quick, extended, full)")
     snap.add_argument("--outputs", type=Path, default=None, help="the run's outputs folder (default outputs/)")
     snap.add_argument("--results", type=Path, default=RESULTS, help="where snapshots live (default results/)")
+    snap.add_argument("--commit", default="", help="the commit the run used, for a runs.csv written before runs "
+                      "recorded it")
     snap.add_argument("--note", default="", help="a sentence the table's line about this run adds (for instance "
                       "that it resumed from a model cache, so its wall time is not its compute time)")
     readme = commands.add_parser("readme", help="rewrite README.md's results table from results/*.json")
@@ -207,9 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "snapshot":
-            path = write_snapshot(args.outputs or outputs_dir(), args.profile, args.results, args.note)
+            path = write_snapshot(args.outputs or outputs_dir(), args.profile, args.results, args.note, args.commit)
             print(f"wrote {path}; now run: python -m gdlib.results readme")
             return 0
+        if not args.readme.is_file():
+            raise ValueError(f"--readme {args.readme}: no such file")
         text = args.readme.read_text()
         new = with_table(text, committed_table(args.results))
     except ValueError as err:

@@ -35,11 +35,12 @@ from gdlib import parameters as params
 from gdlib.execution import DEFAULT_KERNEL, REGISTER_KERNEL, check_kernel  # noqa: F401 (part of this API)
 from gdlib.parameters import UsageError, available_profiles, load_profile, merge_parameters  # noqa: F401
 from gdlib.paths import REPO, atomic_write_text, outputs_dir, why_not_writable
+from gdlib.results import commit
 
 NOTEBOOKS_DIR = params.NOTEBOOKS_DIR
 declared_parameters = params.declared  # {name: default} of a notebook's parameters cell
 DEFAULT_PROFILE = "quick"
-RUNS_COLUMNS = ("notebook", "profile", "status", "wall_s", "peak_mib", "finished_at")
+RUNS_COLUMNS = ("notebook", "profile", "status", "wall_s", "peak_mib", "finished_at", "commit")
 #: Set by the runner itself; ``--profile`` and ``--output-dir`` change the first two.
 RUNNER_PARAMETERS = ("PROFILE", "OUTPUT_DIR", "INTERACTIVE")
 _NOTEBOOK_FILE = re.compile(r"^(\d\d)_\w+\.ipynb$")
@@ -202,7 +203,7 @@ def record_run(output_dir: str | os.PathLike, result: RunResult) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     row = {"notebook": result.notebook, "profile": result.profile, "status": result.status,
            "wall_s": f"{result.wall_s:.2f}", "peak_mib": "" if result.peak_mib is None else f"{result.peak_mib:.1f}",
-           "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
+           "finished_at": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit()}
     with FileLock(str(path) + ".lock"):
         rows = []
         if path.exists():

@@ -21,9 +21,13 @@ def _finished_run(root, profile="quick"):
     other = ClaimLog("03_representation", profile)
     bad = Evidence(Outcome((Part("PR <= 4", False),), "participation ratio 7.9"))
     other.check("C2", "the representation is a low-dimensional torus | with a pipe", "PR <= 4", bad)
-    (root / "runs.csv").write_text("notebook,profile,status,wall_s,peak_mib,finished_at\n"
-                                   f"02_training,{profile},ok,341.50,900.0,2025-01-02T10:00:00+00:00\n"
-                                   f"03_representation,{profile},ok,70.25,800.0,2025-01-02T10:02:00+00:00\n")
+    data = ClaimLog("01_datasets", profile)
+    data.exact("D1", "the dataset has 1024 images", "count == 1024", "1,024", True)
+    sim = ClaimLog("07_percolation", profile)
+    sim.check("C11", "the simulation percolates", "onset < 0.5", good, kind="reproduction")
+    (root / "runs.csv").write_text("notebook,profile,status,wall_s,peak_mib,finished_at,commit\n"
+                                   f"02_training,{profile},ok,341.50,900.0,2025-01-02T10:00:00+00:00,abc123\n"
+                                   f"03_representation,{profile},ok,70.25,800.0,2025-01-02T10:02:00+00:00,abc123\n")
     return root
 
 
@@ -41,9 +45,10 @@ def test_a_snapshot_of_a_finished_run_round_trips_through_its_json_file(outputs,
     assert snap == json.loads(json.dumps(results.snapshot(outputs, "quick"))) | {"gpu": snap["gpu"]}
     assert snap["date"] == "2025-01-02T10:02:00+00:00" and snap["wall_s"] == 411.8
     assert snap["notebooks"] == {"02_training": "ok", "03_representation": "ok"}
-    assert {c["id"]: c["verdict"] for c in snap["claims"]} == {"T1": "holds", "C2": "does not hold"}
-    assert snap["claims"][0]["measured"].startswith("joint accuracy 83.1%")
-    assert snap["commit"] and snap["cpu"].endswith("cores")
+    verdicts = {c["id"]: c["verdict"] for c in snap["claims"]}
+    assert verdicts == {"D1": "holds", "T1": "holds", "C2": "does not hold", "C11": "holds"}
+    assert next(c for c in snap["claims"] if c["id"] == "T1")["measured"].startswith("joint accuracy 83.1%")
+    assert snap["commit"] == "abc123" and snap["cpu"].endswith("cores")  # the run's commit, from runs.csv
 
 
 def test_the_table_shows_each_claim_once_with_its_verdict_and_first_number_per_profile(outputs, tmp_path):
@@ -51,7 +56,7 @@ def test_the_table_shows_each_claim_once_with_its_verdict_and_first_number_per_p
     rows = [line for line in table.splitlines() if line.startswith("| C") or line.startswith("| T")]
     assert rows[0].startswith("| C2 | the representation is a low-dimensional torus / with a pipe |")
     assert "**does not hold**: participation ratio 7.9 | not run yet |" in rows[0]
-    assert rows[1].endswith("| **holds**: joint accuracy 83.1% [79.0, 87.2] | not run yet |")
+    assert rows[2].endswith("| **holds**: joint accuracy 83.1% [79.0, 87.2] | not run yet |")
     assert "- `extended`: not run yet." in table and "the notebooks took 7 min" in table
 
 
@@ -63,12 +68,52 @@ def test_a_snapshot_s_note_reaches_the_line_about_its_run(outputs, tmp_path):
 
 
 def test_a_snapshot_refuses_smoke_an_empty_folder_and_claims_of_another_profile(outputs, tmp_path):
-    with pytest.raises(ValueError, match="not evidence"):
-        results.snapshot(outputs, "smoke")
+    for profile in ("smoke", "gpu-check"):
+        with pytest.raises(ValueError, match=f"the {profile} profile's verdicts are not evidence"):
+            results.snapshot(outputs, profile)
+    with pytest.raises(ValueError, match="--profile 'bogus' is not a profile: one of extended, full, quick"):
+        results.snapshot(outputs, "bogus")
     with pytest.raises(ValueError, match="another profile"):
         results.snapshot(outputs, "extended")
     with pytest.raises(ValueError, match="no claims"):
         results.snapshot(tmp_path / "empty", "quick")
+    (outputs / "runs.csv").unlink()  # no date, wall time or commit to record: refused, not made up
+    with pytest.raises(ValueError, match="no quick rows in .*runs.csv"):
+        results.snapshot(outputs, "quick")
+
+
+def test_a_snapshot_takes_the_commit_each_notebook_recorded_and_a_given_one_only_for_old_rows(outputs):
+    runs = outputs / "runs.csv"
+    runs.write_text(runs.read_text().replace(",abc123\n", ",def456\n", 1))  # 03 rerun with --only at another
+    assert results.snapshot(outputs, "quick")["commit"] == "abc123, def456"
+    runs.write_text(runs.read_text().replace(",commit", "").replace(",abc123", "").replace(",def456", ""))
+    with pytest.raises(ValueError, match="records no commit .* --commit"):
+        results.snapshot(outputs, "quick")
+    assert results.snapshot(outputs, "quick", run_commit="0ld0ne")["commit"] == "0ld0ne"
+    runs.write_text(runs.read_text().replace("finished_at", "finished_at,commit").replace("+00:00", "+00:00,abc"))
+    with pytest.raises(ValueError, match="--commit 0ld0ne disagrees with the commit runs.csv records: abc"):
+        results.snapshot(outputs, "quick", run_commit="0ld0ne")
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "--results {folder}: no such folder"),
+    ("{not json", "quick.json is not valid JSON"),
+    ('{"profile": "quick"}', "quick.json is not a snapshot \\(missing date, cpu"),
+    ("[1, 2]", "quick.json is not a snapshot"),
+])
+def test_the_readme_command_names_a_bad_results_folder_or_file_and_leaves_the_readme(tmp_path, capsys, content,
+                                                                                     message):
+    folder = tmp_path / "results"
+    if content is not None:
+        folder.mkdir()
+        (folder / "quick.json").write_text(content)
+    readme = tmp_path / "README.md"
+    readme.write_text(before := f"# title\n{results.BEGIN}\nold table\n{results.END}\n")
+    assert results.main(["readme", "--results", str(folder), "--readme", str(readme)]) == 2
+    assert re.search(message.format(folder=re.escape(str(folder))), capsys.readouterr().err)
+    assert readme.read_text() == before
+    assert results.main(["readme", "--results", str(folder), "--readme", str(tmp_path / "nope.md")]) == 2
+    assert f"--readme {tmp_path / 'nope.md'}: no such file" in capsys.readouterr().err
 
 
 def test_the_readme_command_rewrites_only_the_part_between_the_markers(outputs, tmp_path, capsys):
@@ -87,6 +132,9 @@ def test_the_readme_table_is_the_one_the_committed_snapshots_give():
     readme = (REPO / "README.md").read_text()
     table = results.committed_table()
     assert table in readme, "README.md's results table was edited by hand: run python -m gdlib.results readme"
+    outside = readme.replace(table, "")
+    assert results.BEGIN not in outside and not re.search(r"^\| [CDT]\d", outside, flags=re.M), \
+        "a results row outside the written table"
 
 
 def test_ci_runs_exactly_the_test_command_the_readme_gives():

@@ -16,6 +16,7 @@ import yaml
 
 from gdlib import parameters, runner
 from gdlib.paths import REPO
+from gdlib.results import commit
 from gdlib.runner import RunResult, UsageError, main, merge_parameters, plan_runs, record_run
 
 PAPER_NOTEBOOKS = ("01_datasets", "02_training", "03_representation", "04_torus_geometry",
@@ -226,6 +227,7 @@ def test_runs_csv_keeps_one_row_per_notebook_and_profile(tmp_path):
     assert [tuple(r.values()) [:5] for r in rows] == [("01_a", "quick", "failed", "3.00", ""),
                                                        ("01_a", "smoke", "ok", "2.00", "50.0")]
     assert list(rows[0]) == list(runner.RUNS_COLUMNS)
+    assert {r["commit"] for r in rows} == {commit()}  # the code each notebook ran with (results' snapshot)
 
 
 # --- a real run: 01 succeeds, 02 raises, 03 must not start ---------------------------------------
