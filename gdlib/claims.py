@@ -47,6 +47,8 @@ SMOKE = "smoke"
 #: The four verdicts (issue 22: "cannot tell" when a control passes too, or an interval straddles a threshold).
 VERDICTS = ("holds", "does not hold", "cannot tell", "not decided")
 HOLDS, FAILS, CANNOT_TELL, UNDECIDED = VERDICTS
+#: A reproduction (of a simulation, not a finding about models) is worded as one.
+REPRODUCTION = {HOLDS: "reproduces", FAILS: "does not reproduce", CANNOT_TELL: CANNOT_TELL, UNDECIDED: UNDECIDED}
 S = TypeVar("S")
 
 
@@ -181,6 +183,13 @@ def verdict(evidence: Evidence, profile: str) -> tuple[str, str]:
     return HOLDS, "the model passes and every control fails"
 
 
+def verdict_words(verdict: str, kind: str = "claim", controls: int | None = None) -> str:
+    """The verdict as the report and the README word it (issue 23: by what was measured): a reproduction
+    "reproduces"; a check that holds with no control to fail says so. ``controls=None``: not recorded."""
+    words = REPRODUCTION[verdict] if kind == "reproduction" else verdict
+    return f"{words} (no control)" if verdict == HOLDS and controls == 0 else words
+
+
 # one recorded check ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ClaimCheck:
@@ -205,6 +214,11 @@ class ClaimCheck:
     def measured(self) -> str:
         """The model row's numbers (the first row: the model, the data or the simulation)."""
         return next((r.measured for r in self.rows if r.role == "model"), "")
+
+    @property
+    def controls(self) -> int:
+        """How many controls went through the criterion beside the model."""
+        return sum(r.role == "control" for r in self.rows)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ClaimCheck:

@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
-from gdlib.claims import CANNOT_TELL, FAILS, HOLDS, UNDECIDED, VERDICTS, ClaimCheck, load_records
+from gdlib.claims import CANNOT_TELL, FAILS, HOLDS, UNDECIDED, VERDICTS, ClaimCheck, load_records, verdict_words
 from gdlib.curves import report_lines
 from gdlib.paths import atomic_write_text, outputs_dir
 from gdlib.revisions import REVISIONS
@@ -27,14 +27,6 @@ def _claim_order(claim: ClaimCheck) -> tuple:
 
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-#: A reproduction (of a simulation, not a finding about models) is worded as one.
-REPRODUCTION = {HOLDS: "reproduces", FAILS: "does not reproduce", CANNOT_TELL: CANNOT_TELL, UNDECIDED: UNDECIDED}
-
-
-def _verdict_text(verdict: str, kind: str = "claim") -> str:
-    return REPRODUCTION[verdict] if kind == "reproduction" else verdict
 
 
 def _mark(passes: bool | None, parts) -> str:
@@ -59,7 +51,7 @@ def _claim_section(c: ClaimCheck) -> list[str]:
         lines.append(f"- Gate: {g.describe()}")
     if c.note:
         lines.append(f"- Note: {c.note}")
-    lines.append(f"- **Verdict: {_verdict_text(c.verdict, c.kind)}** ({c.reason})")
+    lines.append(f"- **Verdict: {verdict_words(c.verdict, c.kind, c.controls)}** ({c.reason})")
     lines.append("")
     lines += _table(["row", "role", "measured", "criterion"],
                     ((r.name, r.role, r.measured, _mark(r.passes, r.parts)) for r in c.rows))
@@ -89,11 +81,12 @@ def assemble_report(root: Path | None = None) -> Path:
              "their learning gates, and every control fails; it does not hold when the model clearly fails; it "
              "*cannot tell* when a control passes too (the criterion cannot tell the model from something that "
              "learned nothing) or a measured interval straddles the threshold; it is *not decided* when a model "
-             "did not learn what it was trained on, or at the smoke profile. References are shown for context "
-             "only.", ""]
+             "did not learn what it was trained on, or at the smoke profile. A check with no control to fail "
+             "(an exact count of the data) reads *holds (no control)*: its value alone is the evidence. A "
+             "simulation's check *reproduces* or not. References are shown for context only.", ""]
     if everything:
         lines += _table(["id", "claim", "verdict", "profile", "notebook"],
-                        ((c.id, c.statement, _verdict_text(c.verdict, c.kind), c.profile, c.notebook)
+                        ((c.id, c.statement, verdict_words(c.verdict, c.kind, c.controls), c.profile, c.notebook)
                          for c in sorted(everything, key=_claim_order)))
         lines.append("")
     calibrated = [(r.notebook, k, v) for r in records for k, v in r.calibrated.items()]
@@ -128,4 +121,4 @@ def assemble_report(root: Path | None = None) -> Path:
     return path
 
 
-__all__ = ["REPRODUCTION", "assemble_report"]
+__all__ = ["assemble_report"]

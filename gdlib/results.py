@@ -7,7 +7,7 @@ The table is never edited by hand (issue 23). After a finished run, on the machi
 
 A snapshot holds what a reader needs to weigh the verdicts: the run's date (the last notebook's finish time in
 ``runs.csv``), the CPU and GPU, the commit (each notebook's, from ``runs.csv``), the notebooks' summed wall time,
-and each claim's id, statement, verdict and the model row's numbers.
+and each claim's id, statement, verdict, number of controls and the model row's numbers.
 ``tests/test_results.py`` checks that README.md's table is what :func:`readme_table` makes of the committed
 snapshots, so a hand edit fails the tests.
 """
@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gdlib.claims import SMOKE, ClaimCheck, load_claims
+from gdlib.claims import SMOKE, ClaimCheck, load_claims, verdict_words
 from gdlib.parameters import available_profiles
 from gdlib.paths import REPO, atomic_write_json, atomic_write_text, outputs_dir
 
@@ -40,7 +40,7 @@ BEGIN = "<!-- results table: written by `python -m gdlib.results readme`, do not
 END = "<!-- end of results table -->"
 NOT_RUN = "not run yet"
 #: A table cell's longest statement and number: the README stays under 10,000 characters with every claim.
-STATEMENT_CHARS = 60
+STATEMENT_CHARS = 54
 NUMBER_CHARS = 44
 
 
@@ -84,7 +84,7 @@ def _runs(outputs: Path, profile: str) -> list[dict[str, str]]:
 
 def _claim_entry(c: ClaimCheck) -> dict[str, Any]:
     return {"id": c.id, "statement": c.statement, "verdict": c.verdict, "kind": c.kind, "notebook": c.notebook,
-            "measured": c.measured}
+            "measured": c.measured, "controls": c.controls}
 
 
 def _run_commit(runs: list[dict[str, str]], given: str) -> str:
@@ -174,7 +174,8 @@ def _cell(claim: Mapping[str, str] | None, snap: Mapping[str, Any] | None) -> st
     if claim is None:
         return "not checked"
     number = trim(claim["measured"].split("; ")[0], NUMBER_CHARS)
-    return f"**{claim['verdict']}**: {number}" if number else f"**{claim['verdict']}**"
+    words = verdict_words(claim["verdict"], claim.get("kind", "claim"), claim.get("controls"))
+    return f"**{words}**: {number}" if number else f"**{words}**"
 
 
 def _order(claim_id: str) -> tuple:

@@ -122,6 +122,24 @@ def test_report_has_a_summary_the_calibrated_settings_and_a_section_per_notebook
     assert "| 01_datasets | quick | ok | 12.5 | 300 |" in text
 
 
+def test_the_report_words_a_verdict_by_what_was_measured(tmp_path, monkeypatch):
+    # issue 23: a check with no control says so; data and simulations are not "the model"
+    monkeypatch.setenv("GDLIB_OUTPUTS", str(tmp_path))
+    crit = lambda v: Outcome((Part("v > 1", v > 1),), f"v = {v}")  # noqa: E731
+    log = ClaimLog("01_datasets", "quick")
+    log.exact("D1", "count", "n == 4", "4", True)
+    log.check("C11", "percolates", "v > 1", judge(crit, 2, {"noise": 0}), kind="reproduction")
+    log.check("C3", "alone", "v > 1", judge(crit, 2, {}))
+    log.check("C4", "beside noise", "v > 1", judge(crit, 2, {"noise": 0}))
+    text = assemble_report(tmp_path).read_text()
+    summary = {r.split("|")[1].strip(): r.split("|")[3].strip() for r in text.splitlines() if r.startswith("| ")
+               and r.split("|")[1].strip() in ("D1", "C3", "C4", "C11")}
+    assert summary == {"D1": "holds (no control)", "C3": "holds (no control)", "C4": "holds", "C11": "reproduces"}
+    assert "**Verdict: holds (no control)** (the data passes (this check has no control to fail))" in text
+    assert "**Verdict: reproduces** (the simulation passes and every control fails)" in text
+    assert "**Verdict: holds** (the model passes and every control fails)" in text
+
+
 def test_a_claims_file_written_before_the_fourth_verdict_loads_with_its_verdict(tmp_path):
     (tmp_path / "claims").mkdir()
     old = {"id": "C6b", "statement": "s", "paper_figure": "", "paper_value": "", "criterion": "c", "profile": "quick",

@@ -45,8 +45,8 @@ def test_a_snapshot_of_a_finished_run_round_trips_through_its_json_file(outputs,
     assert snap == json.loads(json.dumps(results.snapshot(outputs, "quick"))) | {"gpu": snap["gpu"]}
     assert snap["date"] == "2025-01-02T10:02:00+00:00" and snap["wall_s"] == 411.8
     assert snap["notebooks"] == {"02_training": "ok", "03_representation": "ok"}
-    verdicts = {c["id"]: c["verdict"] for c in snap["claims"]}
-    assert verdicts == {"D1": "holds", "T1": "holds", "C2": "does not hold", "C11": "holds"}
+    verdicts = {c["id"]: (c["verdict"], c["controls"]) for c in snap["claims"]}
+    assert verdicts == {"D1": ("holds", 0), "T1": ("holds", 1), "C2": ("does not hold", 0), "C11": ("holds", 1)}
     assert next(c for c in snap["claims"] if c["id"] == "T1")["measured"].startswith("joint accuracy 83.1%")
     assert snap["commit"] == "abc123" and snap["cpu"].endswith("cores")  # the run's commit, from runs.csv
 
@@ -54,9 +54,11 @@ def test_a_snapshot_of_a_finished_run_round_trips_through_its_json_file(outputs,
 def test_the_table_shows_each_claim_once_with_its_verdict_and_first_number_per_profile(outputs, tmp_path):
     table = results.readme_table({"quick": results.snapshot(outputs, "quick"), "extended": None})
     rows = [line for line in table.splitlines() if line.startswith("| C") or line.startswith("| T")]
-    assert rows[0].startswith("| C2 | the representation is a low-dimensional torus / with a pipe |")
+    assert rows[0].startswith("| C2 | the representation is a low-dimensional torus /... |")  # cut, no pipe
     assert "**does not hold**: participation ratio 7.9 | not run yet |" in rows[0]
     assert rows[2].endswith("| **holds**: joint accuracy 83.1% [79.0, 87.2] | not run yet |")
+    assert "| C11 | the simulation percolates | **reproduces**: joint accuracy" in rows[1]  # worded as the report
+    assert "| D1 | the dataset has 1024 images | **holds (no control)**: 1,024 |" in table  # says what it rests on
     assert "- `extended`: not run yet." in table and "the notebooks took 7 min" in table
 
 
@@ -149,8 +151,8 @@ def test_the_readme_is_at_most_10000_characters():
 
 
 def test_the_readme_still_fits_when_both_profiles_fill_the_table_with_the_longest_cells():
-    claims = [{"id": f"C{i}c", "statement": "word " * 40, "verdict": "does not hold", "kind": "claim",
-               "notebook": "05", "measured": "1234567 " * 20} for i in range(24)]
+    claims = [{"id": f"C{i}c", "statement": "word " * 40, "verdict": "does not hold", "kind": "reproduction",
+               "notebook": "05", "measured": "1234567 " * 20} for i in range(24)]  # "does not reproduce": longest
     snap = {"date": "2025-01-02T10:02:00+00:00", "commit": "0123456789-dirty", "wall_s": 9999.0, "gpu": "none",
             "cpu": "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz, 2 cores", "notebooks": {}, "claims": claims}
     readme = results.with_table((REPO / "README.md").read_text(), results.readme_table(
