@@ -43,7 +43,8 @@ def test_the_architecture_page_names_every_module():
     missing = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
                if p.name != "__init__.py" and p.parent.name != "plots"
                and f"`{p.relative_to(PACKAGE)}`" not in layout]
-    missing += [p.name for p in (PACKAGE / "plots").glob("*.py") if f"`{p.name}`" not in layout]
+    plots_row = next(line for line in layout.splitlines() if line.startswith("| `plots/` |"))
+    missing += [p.name for p in (PACKAGE / "plots").glob("*.py") if f"`{p.name}`" not in plots_row]
     assert not missing, f"docs/architecture.md does not name {missing}"
 
 

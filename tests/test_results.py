@@ -161,15 +161,27 @@ def test_the_readme_still_fits_when_both_profiles_fill_the_table_with_the_longes
 
 
 def _links(path):
-    """Relative link targets of a Markdown file (no URLs, no in-page anchors), without their #fragment."""
+    """Relative link targets of a Markdown file (no URLs), as (file, #fragment); an in-page anchor has file ''."""
     text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
     targets = re.findall(r"\]\(([^)\s]+)\)", text)
-    return [t.split("#")[0] for t in targets if not re.match(r"[a-z]+:", t) and not t.startswith("#")]
+    return [tuple(t.partition("#")[::2]) for t in targets if not re.match(r"[a-z]+:", t)]
 
 
-def test_every_relative_link_in_the_readme_and_docs_resolves_to_a_file():
-    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-    assert len(pages) > 1, "docs/ holds the manual"
-    broken = [f"{p.relative_to(REPO)} -> {t}" for p in pages for t in _links(p) if not (p.parent / t).exists()]
+def _anchors(path):
+    """The anchors GitHub makes of a Markdown file's headings: lower case, punctuation dropped, spaces -> '-'."""
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    headings = re.findall(r"^#+ (.+)$", text, flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_every_relative_link_in_the_readme_and_docs_resolves_to_a_file_and_its_heading():
+    pages = [REPO / "README.md", REPO / "outputs" / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    assert len(pages) > 2, "docs/ holds the manual"
+    broken = []
+    for page in pages:
+        for file, anchor in _links(page):
+            target = (page.parent / file) if file else page
+            if not target.exists() or (anchor and target.suffix == ".md" and anchor not in _anchors(target)):
+                broken.append(f"{page.relative_to(REPO)} -> {file}#{anchor}")
     assert not broken, broken
-    assert any(t.startswith("docs/") for t in _links(REPO / "README.md")), "the README links into docs/"
+    assert any(f.startswith("docs/") for f, _ in _links(REPO / "README.md")), "the README links into docs/"
