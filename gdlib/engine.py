@@ -9,7 +9,12 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-IPC_FOLDER_MAX = 80  # a Unix socket's path is at most 103 bytes on macOS (107 on Linux); "/kernel-ipc-N" is 13
+IPC_FOLDER_MAX = 80  # bytes: a Unix socket's path is at most 103 on macOS (107 on Linux); "/kernel-ipc-N" is 13
+
+
+def ipc_fits(folder: str) -> bool:
+    """Whether the kernel's Unix sockets can go in ``folder``: POSIX, and a path short enough in bytes."""
+    return os.name == "posix" and len(os.fsencode(folder)) <= IPC_FOLDER_MAX
 
 
 def register(kernel: dict[str, Any], event: Callable[[str, dict], None], sockets: str) -> None:
@@ -32,7 +37,7 @@ def register(kernel: dict[str, Any], event: Callable[[str, dict], None], sockets
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
             kwargs = {k: v for k, v in kwargs.items() if k not in ("input_path", "timeout", "startup_timeout")}
-            if os.name == "posix" and len(sockets) <= IPC_FOLDER_MAX:  # else TCP, and its warning
+            if ipc_fits(sockets):  # else TCP, and its warning
                 kwargs.setdefault("kernel_manager_class", ipc_kernel_manager(sockets))
             return Client(nb_man, timeout=execution_timeout, startup_timeout=start_timeout, kernel_name=kernel_name,
                           log=papermill.log.logger, log_output=log_output, stdout_file=stdout_file,

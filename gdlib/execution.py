@@ -128,7 +128,7 @@ def execute(path: Path, output: Path, parameters: dict[str, Any], kernel: str, e
     """Run the notebook at ``path`` into ``output`` (kept as given, or as ``.failed`` beside it)."""
     failed = output.with_name(output.stem + ".failed.ipynb")
     partial = output.with_name(f".{output.stem}.partial.ipynb")
-    tmp = Path(tempfile.mkdtemp(prefix="gdlib-runner-"))
+    tmp = Path(tempfile.mkdtemp(prefix="gdlib-runner-")).resolve()  # TMPDIR=. : the kernel runs elsewhere
     try:
         _write_spec(tmp, path, partial, parameters, kernel)
         child_env = {**env, progress.ENV: str(tmp / "progress.log")}

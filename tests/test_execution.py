@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gdlib.engine import IPC_FOLDER_MAX, ipc_kernel_manager
+from gdlib.engine import IPC_FOLDER_MAX, ipc_fits, ipc_kernel_manager
 from gdlib.locks import RunLock
 
 
@@ -31,7 +31,7 @@ def write_notebook(path: Path, parameters: str, *cells: str) -> None:
 
 WAIT_IN_A_LOCK = """
 import os, pathlib, signal, subprocess, sys, time
-from gdlib.engine import IPC_FOLDER_MAX, ipc_kernel_manager
+from gdlib.engine import IPC_FOLDER_MAX, ipc_fits, ipc_kernel_manager
 from gdlib.locks import RunLock
 if IGNORE_SIGINT:  # a cell that does not stop when interrupted: it must be killed, with what it started
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -191,3 +191,8 @@ def test_a_run_from_another_thread_keeps_the_usual_signal_handling():
 def test_the_kernel_manager_binds_its_sockets_in_the_folder_it_is_given(tmp_path):
     manager = ipc_kernel_manager(str(tmp_path))()
     assert (manager.transport, manager.ip) == ("ipc", str(tmp_path / "kernel-ipc"))
+
+
+def test_a_socket_folder_is_measured_in_bytes_as_the_socket_limit_is():
+    assert ipc_fits("/t" * (IPC_FOLDER_MAX // 2)) and not ipc_fits("/t" * (IPC_FOLDER_MAX // 2) + "x")
+    assert not ipc_fits("/" + "é" * (IPC_FOLDER_MAX // 2))  # 41 characters, 81 bytes
