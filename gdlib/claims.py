@@ -220,6 +220,11 @@ class ClaimCheck:
         """How many controls went through the criterion beside the model."""
         return sum(r.role == "control" for r in self.rows)
 
+    @property
+    def verdict_text(self) -> str:
+        """The verdict as REPORT.md, the README and the notebooks word it (:func:`verdict_words`)."""
+        return verdict_words(self.verdict, self.kind, self.controls)
+
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ClaimCheck:
         d = dict(d)

@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
-from gdlib.claims import CANNOT_TELL, FAILS, HOLDS, UNDECIDED, VERDICTS, ClaimCheck, load_records, verdict_words
+from gdlib.claims import CANNOT_TELL, FAILS, HOLDS, UNDECIDED, VERDICTS, ClaimCheck, load_records
 from gdlib.curves import report_lines
 from gdlib.paths import atomic_write_text, outputs_dir
 from gdlib.revisions import REVISIONS
@@ -51,12 +51,25 @@ def _claim_section(c: ClaimCheck) -> list[str]:
         lines.append(f"- Gate: {g.describe()}")
     if c.note:
         lines.append(f"- Note: {c.note}")
-    lines.append(f"- **Verdict: {verdict_words(c.verdict, c.kind, c.controls)}** ({c.reason})")
+    lines.append(f"- **Verdict: {c.verdict_text}** ({c.reason})")
     lines.append("")
     lines += _table(["row", "role", "measured", "criterion"],
                     ((r.name, r.role, r.measured, _mark(r.passes, r.parts)) for r in c.rows))
     lines.append("")
     return lines
+
+
+def _reproduce(claims: list[ClaimCheck]) -> str:
+    n = sum(c.verdict == HOLDS and c.kind == "reproduction" for c in claims)
+    return f" ({n} of them a simulation that reproduces)" if n else ""
+
+
+def _data_summary(data: list[ClaimCheck]) -> str:
+    if not data:
+        return "."
+    bare = sum(c.verdict == HOLDS and c.controls == 0 for c in data)
+    return (f"; and {sum(c.verdict == HOLDS for c in data)} of {len(data)} data checks hold"
+            + (f" ({bare} with no control)." if bare else "."))
 
 
 def assemble_report(root: Path | None = None) -> Path:
@@ -71,10 +84,9 @@ def assemble_report(root: Path | None = None) -> Path:
     count = {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
     lines = ["# Reproduction report", "",
              "Liang, Liu, Ostrow, Fiete (NeurIPS 2024), *How Diffusion Models Learn to Factorize and Compose*.", "",
-             f"**Summary**: of {len(claims)} checks, {count[HOLDS]} hold, {count[FAILS]} do not hold, "
-             f"{count[CANNOT_TELL]} cannot tell and {count[UNDECIDED]} are not decided, at profile "
-             f"{', '.join(profiles) or '-'}"
-             + (f"; and {sum(c.verdict == HOLDS for c in data)} of {len(data)} data checks hold." if data else "."), "",
+             f"**Summary**: of {len(claims)} checks, {count[HOLDS]} hold{_reproduce(claims)}, {count[FAILS]} do "
+             f"not hold, {count[CANNOT_TELL]} cannot tell and {count[UNDECIDED]} are not decided, at profile "
+             f"{', '.join(profiles) or '-'}" + _data_summary(data), "",
              "How to read a check: the criterion is applied by one function to the model and to every control "
              "(something that learned nothing, or, for a statement that the model fails at something, a generator "
              "that succeeds at it). A check holds only when the model passes, the models it rests on passed "
@@ -86,7 +98,7 @@ def assemble_report(root: Path | None = None) -> Path:
              "simulation's check *reproduces* or not. References are shown for context only.", ""]
     if everything:
         lines += _table(["id", "claim", "verdict", "profile", "notebook"],
-                        ((c.id, c.statement, verdict_words(c.verdict, c.kind, c.controls), c.profile, c.notebook)
+                        ((c.id, c.statement, c.verdict_text, c.profile, c.notebook)
                          for c in sorted(everything, key=_claim_order)))
         lines.append("")
     calibrated = [(r.notebook, k, v) for r in records for k, v in r.calibrated.items()]

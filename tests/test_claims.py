@@ -138,6 +138,8 @@ def test_the_report_words_a_verdict_by_what_was_measured(tmp_path, monkeypatch):
     assert "**Verdict: holds (no control)** (the data passes (this check has no control to fail))" in text
     assert "**Verdict: reproduces** (the simulation passes and every control fails)" in text
     assert "**Verdict: holds** (the model passes and every control fails)" in text
+    assert "of 3 checks, 3 hold (1 of them a simulation that reproduces), 0 do not hold" in text
+    assert "and 1 of 1 data checks hold (1 with no control)." in text
 
 
 def test_a_claims_file_written_before_the_fourth_verdict_loads_with_its_verdict(tmp_path):
