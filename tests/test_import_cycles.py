@@ -13,6 +13,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 PACKAGE = Path(__file__).resolve().parents[1] / "gdlib"
+DYNAMIC = ("import_module", "__import__")  # importlib.import_module, import_module, __import__ of a constant name
 
 
 def module_names(root: Path) -> dict[str, Path]:
@@ -27,7 +28,9 @@ def module_names(root: Path) -> dict[str, Path]:
 def imported_modules(path: Path, name: str, known: set[str]) -> set[str]:
     """The modules of ``known`` that module ``name`` (file ``path``) imports anywhere in its body: absolute and
     relative imports, each name of ``from pkg import a, b`` that is a module (else ``pkg`` itself), the parent
-    packages an import runs first, and ``importlib.import_module`` of a constant name."""
+    packages an import runs first, and ``importlib.import_module`` of a constant name. The parent edge is
+    conservative: a package whose ``__init__`` imports a submodule that imports a sibling is a loop here even where
+    Python resolves it (a re-export); gdlib's ``__init__`` files import no submodule of their own."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     targets = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -39,7 +42,7 @@ def imported_modules(path: Path, name: str, known: set[str]) -> set[str]:
                 parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 base = f"{parent}.{base}" if base else parent
             targets |= {f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names}
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "import_module"
+        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in DYNAMIC
               and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
             targets.add(node.args[0].value)
     parents = {".".join(t.split(".")[:k]) for t in targets for k in range(1, t.count(".") + 1)}
@@ -93,6 +96,8 @@ def plant(root: Path, files: dict[str, str]) -> list[list[str]]:
     ({"__init__.py": "from pkg import g\n", "g.py": "from pkg import h, VERSION\n", "h.py": ""},
      ["pkg", "pkg.g"]),  # a module and a name from one package: edges to pkg.h and to pkg
     ({"g.py": "import importlib\nimportlib.import_module('pkg.h')\n", "h.py": "from pkg import g\n"},
+     ["pkg.g", "pkg.h"]),
+    ({"g.py": "from importlib import import_module\nimport_module('pkg.h')\n", "h.py": "__import__('pkg.g')\n"},
      ["pkg.g", "pkg.h"]),
 ])
 def test_relative_names_parent_packages_and_import_module_make_edges_too(tmp_path, files, cycle):
