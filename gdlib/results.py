@@ -34,11 +34,13 @@ TABLE_PROFILES = ("quick", "extended")
 #: Profiles whose verdicts are not evidence: tiny models (smoke) or a few steps per model (gpu-check).
 NOT_EVIDENCE = (SMOKE, "gpu-check")
 SNAPSHOT_KEYS = ("profile", "date", "cpu", "gpu", "commit", "wall_s", "notebooks", "claims")
+CLAIM_KEYS = {"id", "statement", "verdict", "measured"}
 RESULTS = REPO / "results"
 README = REPO / "README.md"
 BEGIN = "<!-- results table: written by `python -m gdlib.results readme`, do not edit -->"
 END = "<!-- end of results table -->"
 NOT_RUN = "not run yet"
+UNKNOWN = "unknown"  # the commit outside a git checkout
 #: A table cell's longest statement and number: the README stays under 10,000 characters with every claim.
 STATEMENT_CHARS = 54
 NUMBER_CHARS = 44
@@ -66,9 +68,12 @@ def commit(repo: Path = REPO) -> str:
     def git(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
 
-    head = git("rev-parse", "--short=10", "HEAD")
+    try:
+        head = git("rev-parse", "--short=10", "HEAD")
+    except OSError:  # no git (a minimal container), or no such folder
+        return UNKNOWN
     if head.returncode != 0:
-        return "unknown"
+        return UNKNOWN
     dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
     return head.stdout.strip() + ("-dirty" if dirty else "")
 
@@ -88,15 +93,17 @@ def _claim_entry(c: ClaimCheck) -> dict[str, Any]:
 
 
 def _run_commit(runs: list[dict[str, str]], given: str) -> str:
-    """The commit the run's notebooks recorded in runs.csv (several, comma-separated, when ``--only`` reruns
-    used others); ``given`` stands in for rows written before runs.csv had a commit column, and must agree."""
-    recorded = sorted({r["commit"] for r in runs if r.get("commit")})
-    if given and recorded and recorded != [given]:
-        raise ValueError(f"--commit {given} disagrees with the commit runs.csv records: {', '.join(recorded)}")
-    if not recorded and not given:
-        raise ValueError("runs.csv records no commit (written before runs recorded it): give the commit the run "
-                         "used with --commit")
-    return ", ".join(recorded) or given
+    """The commits the run's notebooks recorded in runs.csv (comma-separated when ``--only`` reruns used others).
+    ``given`` is the commit of the rows that record none (written before runs.csv had the column, or outside git),
+    and is refused where every row records one and it is not among them."""
+    recorded = {r.get("commit", "") for r in runs} - {"", UNKNOWN}
+    unrecorded = [r["notebook"] for r in runs if r.get("commit", "") in ("", UNKNOWN)]
+    if unrecorded and not given:
+        raise ValueError(f"runs.csv records no commit for {', '.join(unrecorded)} (rows from before runs recorded "
+                         "it, or run outside git): give the commit those notebooks ran at with --commit")
+    if given and not unrecorded and given not in recorded:
+        raise ValueError(f"--commit {given} disagrees with the commit runs.csv records: {', '.join(sorted(recorded))}")
+    return ", ".join(sorted(recorded | ({given} if unrecorded else set())))
 
 
 def snapshot(outputs: Path, profile: str, note: str = "", run_commit: str = "") -> dict[str, Any]:
@@ -152,6 +159,10 @@ def load_snapshot(profile: str, results: Path = RESULTS) -> dict[str, Any] | Non
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON ({err}): write it again with the snapshot command") from None
     missing = [k for k in SNAPSHOT_KEYS if k not in snap] if isinstance(snap, dict) else list(SNAPSHOT_KEYS)
+    claims = snap.get("claims") if isinstance(snap, dict) else None
+    if not missing and not (isinstance(claims, list) and all(isinstance(c, dict) and CLAIM_KEYS <= c.keys()
+                                                                for c in claims)):
+        missing = [f"a claim's {', '.join(sorted(CLAIM_KEYS))}"]
     if missing:
         raise ValueError(f"{path} is not a snapshot (missing {', '.join(missing)}): write it with the snapshot "
                          "command")
@@ -210,10 +221,10 @@ def readme_table(snapshots: Mapping[str, Mapping[str, Any] | None]) -> str:
     return "\n".join([BEGIN, *lines, END])
 
 
-def with_table(text: str, table: str) -> str:
-    """``text`` (the README) with the part from :data:`BEGIN` to :data:`END` replaced by ``table``."""
+def with_table(text: str, table: str, name: str = "README.md") -> str:
+    """``text`` (the README, file ``name``) with the part from :data:`BEGIN` to :data:`END` replaced by ``table``."""
     if BEGIN not in text or END not in text:
-        raise ValueError(f"README.md has no results table markers: put {BEGIN!r} and {END!r} where it goes")
+        raise ValueError(f"{name} has no results table markers: put {BEGIN!r} and {END!r} where it goes")
     head, rest = text.split(BEGIN, 1)
     return head + table + rest.split(END, 1)[1]
 
@@ -251,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.readme.is_file():
             raise ValueError(f"--readme {args.readme}: no such file")
         text = args.readme.read_text()
-        new = with_table(text, committed_table(args.results))
+        new = with_table(text, committed_table(args.results), str(args.readme))
     except ValueError as err:
         print(f"gdlib.results: {err}", file=sys.stderr)
         return 2

@@ -76,6 +76,7 @@ class RunResult:
     peak_mib: float | None
     executed: Path | None
     message: str = ""
+    commit: str = ""  # the code's commit when the notebook started (:func:`gdlib.results.commit`)
 
     @property
     def ok(self) -> bool:
@@ -187,10 +188,12 @@ def execute_job(job: NotebookJob, status=None, interrupts=None) -> RunResult:
             return execute_job(job, status, caught)
     job.executed_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "GDLIB_OUTPUTS": str(job.output_dir)}  # for code that reads paths.outputs_dir()
+    started_at = commit()
     out = execution.execute(job.path, job.executed_path, job.parameters, job.kernel, env,
                             status or progress.StatusLine(), interrupts)
     result = RunResult(job.stem, job.profile, out.status, round(out.wall_s, 2),
-                       None if out.peak_mib is None else round(out.peak_mib, 1), out.executed, out.message)
+                       None if out.peak_mib is None else round(out.peak_mib, 1), out.executed, out.message,
+                       started_at)
     record_run(job.output_dir, result)
     return result
 
@@ -203,7 +206,7 @@ def record_run(output_dir: str | os.PathLike, result: RunResult) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     row = {"notebook": result.notebook, "profile": result.profile, "status": result.status,
            "wall_s": f"{result.wall_s:.2f}", "peak_mib": "" if result.peak_mib is None else f"{result.peak_mib:.1f}",
-           "finished_at": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit()}
+           "finished_at": datetime.now(UTC).isoformat(timespec="seconds"), "commit": result.commit or commit()}
     with FileLock(str(path) + ".lock"):
         rows = []
         if path.exists():

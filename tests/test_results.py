@@ -89,18 +89,32 @@ def test_a_snapshot_takes_the_commit_each_notebook_recorded_and_a_given_one_only
     runs.write_text(runs.read_text().replace(",abc123\n", ",def456\n", 1))  # 03 rerun with --only at another
     assert results.snapshot(outputs, "quick")["commit"] == "abc123, def456"
     runs.write_text(runs.read_text().replace(",commit", "").replace(",abc123", "").replace(",def456", ""))
-    with pytest.raises(ValueError, match="records no commit .* --commit"):
+    with pytest.raises(ValueError, match="records no commit for 02_training, 03_representation .* --commit"):
         results.snapshot(outputs, "quick")
     assert results.snapshot(outputs, "quick", run_commit="0ld0ne")["commit"] == "0ld0ne"
     runs.write_text(runs.read_text().replace("finished_at", "finished_at,commit").replace("+00:00", "+00:00,abc"))
     with pytest.raises(ValueError, match="--commit 0ld0ne disagrees with the commit runs.csv records: abc"):
         results.snapshot(outputs, "quick", run_commit="0ld0ne")
+    # an old row beside one rerun with --only, or a row written outside git: --commit names the old rows' commit
+    for old in ("", results.UNKNOWN):
+        runs.write_text(runs.read_text().replace("+00:00,abc\n", f"+00:00,{old}\n", 1))
+        with pytest.raises(ValueError, match="records no commit for 02_training "):
+            results.snapshot(outputs, "quick")
+        assert results.snapshot(outputs, "quick", run_commit="0ld0ne")["commit"] == "0ld0ne, abc"
+        runs.write_text(runs.read_text().replace(f"+00:00,{old}\n", "+00:00,abc\n", 1))
+
+
+def test_the_commit_outside_git_or_without_git_is_unknown(tmp_path, monkeypatch):
+    assert results.commit(tmp_path) == results.UNKNOWN  # not a checkout
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert results.commit() == results.UNKNOWN  # no git program: a run must not fail on it
 
 
 @pytest.mark.parametrize("content, message", [
     (None, "--results {folder}: no such folder"),
     ("{not json", "quick.json is not valid JSON"),
     ('{"profile": "quick"}', "quick.json is not a snapshot \\(missing date, cpu"),
+    (json.dumps({k: [{"id": "C1"}] for k in results.SNAPSHOT_KEYS}), "missing a claim's id, measured, statement"),
     ("[1, 2]", "quick.json is not a snapshot"),
 ])
 def test_the_readme_command_names_a_bad_results_folder_or_file_and_leaves_the_readme(tmp_path, capsys, content,
@@ -116,6 +130,9 @@ def test_the_readme_command_names_a_bad_results_folder_or_file_and_leaves_the_re
     assert readme.read_text() == before
     assert results.main(["readme", "--results", str(folder), "--readme", str(tmp_path / "nope.md")]) == 2
     assert f"--readme {tmp_path / 'nope.md'}: no such file" in capsys.readouterr().err
+    (tmp_path / "other.md").write_text("no markers")
+    assert results.main(["readme", "--readme", str(tmp_path / "other.md")]) == 2
+    assert f"{tmp_path / 'other.md'} has no results table markers" in capsys.readouterr().err
 
 
 def test_the_readme_command_rewrites_only_the_part_between_the_markers(outputs, tmp_path, capsys):
@@ -160,18 +177,26 @@ def test_the_readme_still_fits_when_both_profiles_fill_the_table_with_the_longes
     assert len(readme.encode()) <= 10_000, f"24 claims would make README.md {len(readme.encode())} characters"
 
 
+FENCES = re.compile(r"^(```|~~~).*?^\1", flags=re.S | re.M)
+
+
 def _links(path):
     """Relative link targets of a Markdown file (no URLs), as (file, #fragment); an in-page anchor has file ''."""
-    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
-    targets = re.findall(r"\]\(([^)\s]+)\)", text)
+    text = FENCES.sub("", path.read_text())
+    targets = re.findall(r"\]\(<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\)", text)  # [text](target "title")
     return [tuple(t.partition("#")[::2]) for t in targets if not re.match(r"[a-z]+:", t)]
 
 
 def _anchors(path):
-    """The anchors GitHub makes of a Markdown file's headings: lower case, punctuation dropped, spaces -> '-'."""
-    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
-    headings = re.findall(r"^#+ (.+)$", text, flags=re.M)
-    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+    """The anchors GitHub makes of a Markdown file's ATX headings: the text as shown (a link's text, no closing #s),
+    lower case, punctuation but '-' and '_' dropped, spaces -> '-', and -1, -2 ... after a repeated one."""
+    text = FENCES.sub("", path.read_text())
+    seen: dict[str, int] = {}
+    for heading in re.findall(r"^#{1,6} (.+?)(?: #+)?$", text, flags=re.M):
+        shown = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading.strip())
+        slug = re.sub(r"[^\w\- ]", "", shown.lower()).replace(" ", "-")
+        seen[slug] = seen.get(slug, -1) + 1
+    return {f"{slug}-{k}" if k else slug for slug, n in seen.items() for k in range(n + 1)}
 
 
 def test_every_relative_link_in_the_readme_and_docs_resolves_to_a_file_and_its_heading():

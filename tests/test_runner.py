@@ -228,6 +228,9 @@ def test_runs_csv_keeps_one_row_per_notebook_and_profile(tmp_path):
                                                        ("01_a", "smoke", "ok", "2.00", "50.0")]
     assert list(rows[0]) == list(runner.RUNS_COLUMNS)
     assert {r["commit"] for r in rows} == {commit()}  # the code each notebook ran with (results' snapshot)
+    record_run(tmp_path, RunResult("02_b", "quick", "ok", 1.0, None, None, commit="started-at"))
+    with (tmp_path / "runs.csv").open() as fh:
+        assert {r["notebook"]: r["commit"] for r in csv.DictReader(fh)}["02_b"] == "started-at"
 
 
 # --- a real run: 01 succeeds, 02 raises, 03 must not start ---------------------------------------
