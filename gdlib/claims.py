@@ -47,8 +47,6 @@ SMOKE = "smoke"
 #: The four verdicts (issue 22: "cannot tell" when a control passes too, or an interval straddles a threshold).
 VERDICTS = ("holds", "does not hold", "cannot tell", "not decided")
 HOLDS, FAILS, CANNOT_TELL, UNDECIDED = VERDICTS
-#: A reproduction (of a simulation, not a finding about models) is worded as one.
-REPRODUCTION = {HOLDS: "reproduces", FAILS: "does not reproduce", CANNOT_TELL: CANNOT_TELL, UNDECIDED: UNDECIDED}
 S = TypeVar("S")
 
 
@@ -65,9 +63,8 @@ class Part:
     straddles: bool = False
 
     def __post_init__(self) -> None:  # numpy booleans would be saved as the text "False", which is truthy
-        object.__setattr__(self, "passes", bool(self.passes))
-        object.__setattr__(self, "models", tuple(self.models))
-        object.__setattr__(self, "straddles", bool(self.straddles))
+        for name, cast in (("passes", bool), ("models", tuple), ("straddles", bool)):
+            object.__setattr__(self, name, cast(getattr(self, name)))
 
     @property
     def clearly_fails(self) -> bool:
@@ -184,9 +181,9 @@ def verdict(evidence: Evidence, profile: str) -> tuple[str, str]:
 
 
 def verdict_words(verdict: str, kind: str = "claim", controls: int | None = None) -> str:
-    """The verdict as the report and the README word it (issue 23: by what was measured): a reproduction
-    "reproduces"; a check that holds with no control to fail says so. ``controls=None``: not recorded."""
-    words = REPRODUCTION[verdict] if kind == "reproduction" else verdict
+    """The verdict worded by what was measured (issue 23): a simulation "reproduces"; "(no control)" where none ran."""
+    simulation = {HOLDS: "reproduces", FAILS: "does not reproduce"}
+    words = simulation.get(verdict, verdict) if kind == "reproduction" else verdict
     return f"{words} (no control)" if verdict == HOLDS and controls == 0 else words
 
 
@@ -303,10 +300,8 @@ class ClaimLog:
     def figure(self, paper_figure: str, file: str | Path, caption: str = "") -> FigureRecord:
         """Record that ``file`` (a saved figure) reproduces ``paper_figure``, and save."""
         file = Path(file)
-        try:
+        if file.resolve().is_relative_to(outputs_dir()):
             file = file.resolve().relative_to(outputs_dir())
-        except ValueError:
-            pass
         record = FigureRecord(paper_figure, str(file), self.notebook, caption)
         self.figures = [f for f in self.figures if f.file != record.file] + [record]
         self.save()
@@ -352,4 +347,4 @@ def load_claims(root: Path | None = None) -> tuple[list[ClaimCheck], list[Figure
 
 __all__ = ["VERDICTS", "HOLDS", "FAILS", "CANNOT_TELL", "UNDECIDED", "Part", "Outcome", "Gate", "Row", "Evidence",
            "judge", "verdict", "ClaimCheck", "FigureRecord", "ClaimLog", "NotebookRecord", "load_records",
-           "load_claims"]
+           "load_claims", "verdict_words"]
