@@ -9,6 +9,7 @@ import pytest
 
 from gdlib import results
 from gdlib.claims import ClaimLog, Evidence, Outcome, Part
+from gdlib.parameters import available_profiles
 from gdlib.paths import REPO
 
 
@@ -154,6 +155,18 @@ def test_the_readme_table_is_the_one_the_committed_snapshots_give():
     outside = readme.replace(table, "")
     assert results.BEGIN not in outside and not re.search(r"^\| [CDT]\d", outside, flags=re.M), \
         "a results row outside the written table"
+
+
+def test_the_readme_says_how_long_each_profile_takes_on_a_2_core_cpu_and_a_gpu():
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## How long it takes", 1)[1].split("\n## ", 1)[0]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in section.splitlines() if line.startswith("|")]
+    header, body = rows[0], rows[2:]
+    cpu, gpu = header.index("2-core CPU"), header.index("GPU")
+    assert sorted(r[0].split()[0].strip("`") for r in body) == available_profiles()
+    timed = re.compile(r"\d+(\.\d+)?\s*(s|min|h|hours?|seconds)\b|not measured|not meant for")
+    vague = [f"{r[0]}: {r[i]!r}" for r in body for i in (cpu, gpu) if not timed.search(r[i])]
+    assert not vague, f"each profile's time is measured (a number and unit) or 'not measured': {vague}"
 
 
 def test_ci_runs_exactly_the_test_command_the_readme_gives():
